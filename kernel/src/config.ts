@@ -1,0 +1,67 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import dotenv from 'dotenv';
+import { z } from 'zod';
+
+/** A missing or malformed environment variable: the message is one line naming it. */
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+let dotenvLoaded = false;
+
+/** Loads `.env` from the project root once; real environment variables win. */
+function loadDotenv(): void {
+  if (dotenvLoaded) return;
+  dotenvLoaded = true;
+  const file = path.resolve(__dirname, '../../.env');
+  if (fs.existsSync(file)) dotenv.config({ path: file, quiet: true });
+}
+
+/** Parses `env` against `shape`; the first problem becomes a one-line ConfigError naming the variable. */
+export function loadConfig<S extends z.ZodRawShape>(
+  shape: S,
+  env: NodeJS.ProcessEnv = process.env,
+): z.infer<z.ZodObject<S>> {
+  if (env === process.env) loadDotenv();
+  // Empty strings count as unset so `FOO=` in .env falls back to the default.
+  const cleaned = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
+  const result = z.object(shape).safeParse(cleaned);
+  if (!result.success) {
+    const issue = result.error.issues[0]!;
+    const name = String(issue.path[0] ?? 'environment');
+    const problem = issue.code === 'invalid_type' && cleaned[name] === undefined ? 'is required' : issue.message;
+    throw new ConfigError(`Invalid configuration: ${name} ${problem}`);
+  }
+  return result.data;
+}
+
+/** Reusable variable types so every service parses the same variable the same way. */
+export const env = {
+  port: (fallback: number) => z.coerce.number().int().min(0).max(65535).default(fallback),
+  url: () => z.string().url({ message: 'must be a URL' }),
+  positiveInt: (fallback: number) => z.coerce.number().int().positive().default(fallback),
+  bool: (fallback: boolean) =>
+    z
+      .enum(['true', 'false', '1', '0', 'yes', 'no'], { message: 'must be true or false' })
+      .default(fallback ? 'true' : 'false')
+      .transform((v) => v === 'true' || v === '1' || v === 'yes'),
+  list: () =>
+    z
+      .string()
+      .default('')
+      .transform((v) => v.split(',').map((s) => s.trim()).filter(Boolean)),
+  nodeEnv: () => z.enum(['development', 'production', 'test']).default('development'),
+};
+
+/** Variables every service reads. */
+export const commonConfigShape = {
+  NODE_ENV: env.nodeEnv(),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  DATABASE_URL: z.string().regex(/^postgres(ql)?:\/\//, { message: 'must be a postgresql:// URL' }),
+  /** Connections each service keeps open to PostgreSQL. */
+  DATABASE_POOL_SIZE: env.positiveInt(10),
+  REDIS_URL: z.string().regex(/^rediss?:\/\//, { message: 'must be a redis:// URL' }).default('redis://127.0.0.1:6379'),
+  /** Prefix for every Redis key and channel, so that test runs sharing one Redis never collide. */
+  REDIS_KEY_PREFIX: z.string().default('shop:'),
+};

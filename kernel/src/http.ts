@@ -1,0 +1,70 @@
+import type { ErrorRequestHandler, Express, RequestHandler } from 'express';
+import express from 'express';
+import type { GraphQLFormattedError } from 'graphql';
+import { unwrapResolverError } from '@apollo/server/errors';
+import { ErrorCode, isAppError } from './errors';
+import type { Logger } from './logger';
+
+/** Largest JSON body a GraphQL endpoint accepts. */
+export const MAX_BODY_BYTES = 100 * 1024;
+
+export type ReadinessCheck = () => Promise<boolean>;
+
+/** GET /health (the process is alive) and GET /ready (each named dependency answers). */
+export function healthRoutes(app: Express, checks: Record<string, ReadinessCheck>): void {
+  app.get('/health', (_req, res) => {
+    res.json({ status: 'ok' });
+  });
+  app.get('/ready', async (_req, res) => {
+    const entries = await Promise.all(Object.entries(checks).map(async ([name, check]) => [name, await check()] as const));
+    const ready = entries.every(([, ok]) => ok);
+    res.status(ready ? 200 : 503).json({
+      status: ready ? 'ready' : 'unavailable',
+      checks: Object.fromEntries(entries.map(([name, ok]) => [name, ok ? 'up' : 'down'])),
+    });
+  });
+}
+
+/** The JSON body parser for /graphql, bounded in size. */
+export const graphqlBodyParser = (): RequestHandler => express.json({ limit: MAX_BODY_BYTES });
+
+/** Body-parser failures (too large, not JSON) answered as GraphQL errors with a code instead of an HTML 4xx/500. */
+export function graphqlBodyErrors(logger: Logger): ErrorRequestHandler {
+  return (error: { type?: string; status?: number; message?: string }, _req, res, next) => {
+    if (res.headersSent) return next(error);
+    if (error.type === 'entity.too.large') {
+      res.status(413).json({
+        errors: [{ message: `The request body is larger than ${MAX_BODY_BYTES} bytes.`, extensions: { code: ErrorCode.PAYLOAD_TOO_LARGE } }],
+      });
+      return;
+    }
+    if (error.type === 'entity.parse.failed' || error.type === 'encoding.unsupported' || error.type === 'charset.unsupported') {
+      res.status(400).json({ errors: [{ message: 'The request body is not valid JSON.', extensions: { code: 'BAD_REQUEST' } }] });
+      return;
+    }
+    logger.error({ err: error }, 'unhandled HTTP error');
+    res.status(500).json({ errors: [{ message: 'Internal server error', extensions: { code: ErrorCode.INTERNAL_SERVER_ERROR } }] });
+  };
+}
+
+/**
+ * Apollo's formatError: our own errors and GraphQL's validation errors pass through; anything
+ * unexpected is logged and masked, so a client never sees a stack trace or a driver message.
+ */
+export function formatError(logger: Logger) {
+  return (formatted: GraphQLFormattedError, error: unknown): GraphQLFormattedError => {
+    const original = unwrapResolverError(error);
+    if (isAppError(original)) return { ...formatted, extensions: { ...original.extensions } };
+    const code = formatted.extensions?.code;
+    if (code && code !== ErrorCode.INTERNAL_SERVER_ERROR) {
+      const { stacktrace: _stacktrace, ...extensions } = formatted.extensions ?? {};
+      return { ...formatted, extensions };
+    }
+    logger.error({ err: original }, 'unexpected error in a resolver');
+    return {
+      message: 'Something went wrong on our side; it has been logged.',
+      path: formatted.path,
+      extensions: { code: ErrorCode.INTERNAL_SERVER_ERROR },
+    };
+  };
+}

@@ -1,0 +1,86 @@
+import { isIP } from 'node:net';
+import type { IncomingMessage } from 'node:http';
+import { JwtService, TokenError, type Role, type TokenType } from './jwt';
+import { AppError, ErrorCode, forbidden, unauthenticated } from './errors';
+
+/** Who is calling, as every service sees it after verifying a token. */
+export type Identity =
+  | { kind: 'anonymous'; ip?: string }
+  | { kind: 'user'; userId: string; role: Role; ip?: string }
+  | { kind: 'service'; service: string };
+
+export const ANONYMOUS: Identity = { kind: 'anonymous' };
+
+/** The refusal for a bad token: UNAUTHENTICATED with HTTP 401, never a silent downgrade to anonymous. */
+export function tokenRefused(error: unknown): AppError {
+  const message =
+    error instanceof TokenError
+      ? `${error.message} Log in again or refresh your access token.`
+      : 'The Authorization header must be "Bearer <access token>".';
+  return new AppError(ErrorCode.UNAUTHENTICATED, message, { http: { status: 401 } });
+}
+
+/** The bearer token of an Authorization header; undefined when there is none; throws when malformed. */
+export function bearerToken(header: string | undefined): string | undefined {
+  if (header === undefined || header.trim() === '') return undefined;
+  const match = /^Bearer\s+(\S+)\s*$/i.exec(header);
+  if (!match) throw tokenRefused(undefined);
+  return match[1];
+}
+
+/**
+ * Turns an Authorization header into an Identity. `accept` names the token types this
+ * endpoint takes: the gateway takes only access tokens; subgraphs take what the gateway
+ * and other services send (internal, service) and plain access tokens.
+ */
+export async function authenticate(
+  jwt: JwtService,
+  header: string | undefined,
+  accept: readonly TokenType[],
+  socketIp?: string,
+): Promise<Identity> {
+  const token = bearerToken(header);
+  if (!token) return { kind: 'anonymous', ip: socketIp };
+  try {
+    const claims = await jwt.verify(token, accept);
+    switch (claims.typ) {
+      case 'access':
+        return { kind: 'user', userId: claims.sub, role: claims.role, ip: socketIp };
+      case 'internal': {
+        const ip = claims.ip && isIP(claims.ip) ? claims.ip : socketIp;
+        return claims.anon || !claims.role
+          ? { kind: 'anonymous', ip }
+          : { kind: 'user', userId: claims.sub, role: claims.role, ip };
+      }
+      case 'service':
+        return { kind: 'service', service: claims.sub };
+      default:
+        throw new TokenError('This token cannot be used here.', 'wrong-type');
+    }
+  } catch (error) {
+    throw tokenRefused(error);
+  }
+}
+
+/** The client address of a raw request, without IPv4-mapped IPv6 noise. */
+export function socketAddress(req: IncomingMessage): string | undefined {
+  const address = req.socket.remoteAddress;
+  return address?.startsWith('::ffff:') ? address.slice(7) : address;
+}
+
+export function requireUser(identity: Identity): Extract<Identity, { kind: 'user' }> {
+  if (identity.kind !== 'user') throw unauthenticated();
+  return identity;
+}
+
+export function requireAdmin(identity: Identity): Extract<Identity, { kind: 'user' }> {
+  const user = requireUser(identity);
+  if (user.role !== 'ADMIN') throw forbidden('Only an admin can do this.');
+  return user;
+}
+
+export function requireService(identity: Identity): Extract<Identity, { kind: 'service' }> {
+  if (identity.kind === 'service') return identity;
+  if (identity.kind === 'anonymous') throw unauthenticated('Only a platform service can do this.');
+  throw forbidden('Only a platform service can do this.');
+}

@@ -1,0 +1,36 @@
+import { createLogger, type Logger } from './logger';
+import { JwtService, type JwtConfig } from './jwt';
+import { createPrisma, databaseReachable, type PrismaClient } from './prisma';
+import { createRedis, redisReachable, type Redis } from './redis';
+import type { ReadinessCheck } from './http';
+
+/** What every service opens at start: its logger, database, Redis and JWT library. */
+export interface Infrastructure {
+  logger: Logger;
+  prisma: PrismaClient;
+  redis: Redis;
+  jwt: JwtService;
+  readiness: Record<string, ReadinessCheck>;
+  close(): Promise<void>;
+}
+
+export async function openInfrastructure(
+  service: string,
+  config: JwtConfig & { DATABASE_URL: string; DATABASE_POOL_SIZE: number; REDIS_URL: string; LOG_LEVEL: string },
+  logger: Logger = createLogger(service, config.LOG_LEVEL),
+): Promise<Infrastructure> {
+  const jwt = await JwtService.create(config);
+  const prisma = createPrisma(config.DATABASE_URL, { max: config.DATABASE_POOL_SIZE });
+  const redis = createRedis(config.REDIS_URL, logger);
+  return {
+    logger,
+    prisma,
+    redis,
+    jwt,
+    readiness: { postgres: () => databaseReachable(prisma), redis: () => redisReachable(redis) },
+    close: async () => {
+      redis.disconnect();
+      await prisma.$disconnect();
+    },
+  };
+}

@@ -1,0 +1,47 @@
+// A PostgreSQL with no server to install: PGlite (PostgreSQL 17 in WebAssembly) served over the wire
+// protocol on 127.0.0.1, so pg, Prisma and the schema engine connect to it like to any server.
+import { mkdirSync } from 'node:fs';
+import path from 'node:path';
+import { PGlite, type Extension } from '@electric-sql/pglite';
+import { PGLiteSocketServer } from '@electric-sql/pglite-socket';
+
+// TypeScript's node10 resolution ignores package "exports", where this subpath's types are declared.
+const { pg_trgm } = require('@electric-sql/pglite/contrib/pg_trgm') as { pg_trgm: Extension };
+
+export interface EmbeddedPostgresOptions {
+  // A folder, or 'memory://' for a database that vanishes on stop().
+  dataDir?: string;
+  // 0 picks a free port.
+  port?: number;
+  // PGlite runs one session: every connection shares it and its queries are queued one at a time.
+  maxConnections?: number;
+}
+
+export interface EmbeddedPostgres {
+  // PGlite has a single database, `postgres`; the name in a client's URL is ignored.
+  url: string;
+  stop(): Promise<void>;
+}
+
+export async function startEmbeddedPostgres({ dataDir = '.data/pglite', port = 5433, maxConnections = 100 }: EmbeddedPostgresOptions = {}): Promise<EmbeddedPostgres> {
+  const inMemory = dataDir.startsWith('memory://');
+  if (!inMemory) mkdirSync(path.resolve(dataDir), { recursive: true });
+  const db = await PGlite.create({ dataDir: inMemory ? dataDir : path.resolve(dataDir), extensions: { pg_trgm } });
+  const server = new PGLiteSocketServer({ db, host: '127.0.0.1', port, maxConnections });
+  try {
+    await server.start();
+  } catch (error) {
+    await db.close();
+    throw error;
+  }
+  let stopped = false;
+  return {
+    url: `postgresql://postgres@${server.getServerConn()}/postgres`,
+    async stop() {
+      if (stopped) return;
+      stopped = true;
+      await server.stop();
+      await db.close();
+    },
+  };
+}

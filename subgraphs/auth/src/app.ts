@@ -1,0 +1,81 @@
+import { createHash } from 'node:crypto';
+import path from 'node:path';
+import { Api } from 'node-telegram-bot-api';
+import { createLogger, type Logger } from '../../../kernel/src/logger';
+import { openInfrastructure } from '../../../kernel/src/infrastructure';
+import { loadTypeDefs, startSubgraph, type RunningServer } from '../../../kernel/src/server';
+import { normalizePhone } from './phone';
+import type { AuthConfig } from './config';
+import { OtpService } from './otp';
+import { LogOtpDelivery, TelegramOtpDelivery } from './otp-delivery';
+import { createAuthContext, resolvers } from './resolvers';
+import { LoginService } from './service';
+import { SessionService } from './sessions';
+import { BindingBot } from './telegram-bot';
+import { UserService } from './users';
+
+export const AUTH_SCHEMA_FILE = path.resolve(__dirname, '../schema.graphql');
+
+export interface AuthService extends RunningServer {
+  logger: Logger;
+}
+
+/** Wires the auth subgraph: Prisma, Redis, JWT, the login bot, and the GraphQL server. */
+export async function startAuthService(config: AuthConfig, logger: Logger = createLogger('auth', config.LOG_LEVEL)): Promise<AuthService> {
+  const infra = await openInfrastructure('auth', config, logger);
+  const { prisma, redis, jwt } = infra;
+  const adminPhones = new Set(config.ADMIN_PHONES.map((phone) => normalizePhone(phone, config.DEFAULT_PHONE_REGION, 'ADMIN_PHONES')));
+  const users = new UserService(prisma, adminPhones);
+  const sessions = new SessionService(prisma, jwt, logger);
+  const otp = new OtpService(redis, {
+    secret: config.OTP_SECRET,
+    ttlSeconds: config.OTP_TTL_SECONDS,
+    resendCooldownSeconds: config.OTP_RESEND_COOLDOWN_SECONDS,
+    maxAttempts: config.OTP_MAX_ATTEMPTS,
+    phoneLimitPerHour: config.OTP_PHONE_LIMIT_PER_HOUR,
+    ipLimitPerHour: config.OTP_IP_LIMIT_PER_HOUR,
+    keyPrefix: config.REDIS_KEY_PREFIX,
+  });
+
+  const token = config.TELEGRAM_BOT_TOKEN;
+  const bot = token
+    ? new BindingBot(
+        {
+          token,
+          apiRoot: config.TELEGRAM_API_BASE_URL,
+          webhookUrl: config.TELEGRAM_WEBHOOK_URL,
+          webhookSecret: config.TELEGRAM_WEBHOOK_SECRET ?? createHash('sha256').update(`webhook:${token}`).digest('hex'),
+          defaultRegion: config.DEFAULT_PHONE_REGION,
+        },
+        users,
+        logger,
+      )
+    : undefined;
+  if (!bot) logger.warn('TELEGRAM_BOT_TOKEN is not set: login codes are written to this log (development only)');
+  const delivery = token ? new TelegramOtpDelivery(new Api(token, { apiRoot: config.TELEGRAM_API_BASE_URL }), logger) : new LogOtpDelivery(logger);
+  const login = new LoginService(prisma, otp, delivery, users, sessions, {
+    defaultRegion: config.DEFAULT_PHONE_REGION,
+    requireTelegram: Boolean(token),
+    botUsername: config.TELEGRAM_BOT_USERNAME,
+  });
+
+  const server = await startSubgraph({
+    name: 'auth',
+    typeDefs: loadTypeDefs(AUTH_SCHEMA_FILE),
+    resolvers,
+    jwt,
+    logger,
+    port: config.AUTH_PORT,
+    host: config.AUTH_HOST,
+    readiness: infra.readiness,
+    context: (base) => createAuthContext(base, { login, sessions, users }),
+    routes: (app) => bot?.mountWebhook(app),
+    onStop: async () => {
+      await bot?.stop();
+      await infra.close();
+    },
+  });
+  await bot?.start();
+
+  return { ...server, logger };
+}

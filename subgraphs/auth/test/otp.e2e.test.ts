@@ -1,0 +1,152 @@
+import { FakeTelegram } from '../../../test/support/fake-telegram';
+import { startStack, type Stack } from '../../../test/support/stack';
+import { bindTelegram, randomPhone, REQUEST_OTP, requestCode, VERIFY_OTP } from '../../../test/support/login';
+import { firstErrorCode } from '../../../test/support/graphql';
+
+const wrongCode = (code: string) => String((Number(code) + 1) % 1_000_000).padStart(6, '0');
+
+describe('one-time codes', () => {
+  let telegram: FakeTelegram;
+  let stack: Stack;
+
+  beforeAll(async () => {
+    telegram = await FakeTelegram.start();
+    stack = await startStack({ telegram, env: { OTP_TTL_SECONDS: '2' } });
+  });
+  afterAll(async () => {
+    await stack?.stop();
+    await telegram?.close();
+  });
+
+  it('kills a code after five wrong tries, even for the right code on the sixth', async () => {
+    const phone = randomPhone();
+    const person = await bindTelegram(telegram, phone);
+    const code = await requestCode(stack, telegram, person, phone);
+
+    const remaining: unknown[] = [];
+    for (let attempt = 1; attempt <= 5; attempt++) {
+      const response = await stack.gql(VERIFY_OTP, { phone, code: wrongCode(code) });
+      remaining.push(response.errors![0]!.extensions!.remainingAttempts);
+      expect(firstErrorCode(response)).toBe(attempt < 5 ? 'OTP_INVALID' : 'OTP_ATTEMPTS_EXCEEDED');
+    }
+    expect(remaining).toEqual([4, 3, 2, 1, 0]);
+
+    const sixth = await stack.gql(VERIFY_OTP, { phone, code });
+    expect(firstErrorCode(sixth)).toBe('OTP_ATTEMPTS_EXCEEDED');
+    expect(sixth.data).toBeNull();
+  });
+
+  it('counts concurrent wrong tries exactly: 10 in parallel leave the code dead', async () => {
+    const phone = randomPhone();
+    const person = await bindTelegram(telegram, phone);
+    const code = await requestCode(stack, telegram, person, phone);
+    const responses = await Promise.all(Array.from({ length: 10 }, () => stack.gql(VERIFY_OTP, { phone, code: wrongCode(code) })));
+    const codes = responses.map(firstErrorCode);
+    expect(codes.filter((c) => c === 'OTP_INVALID')).toHaveLength(4);
+    expect(codes.filter((c) => c === 'OTP_ATTEMPTS_EXCEEDED')).toHaveLength(6);
+    expect(firstErrorCode(await stack.gql(VERIFY_OTP, { phone, code }))).toBe('OTP_ATTEMPTS_EXCEEDED');
+  });
+
+  it('accepts a code once: reusing it fails', async () => {
+    const phone = randomPhone();
+    const person = await bindTelegram(telegram, phone);
+    const code = await requestCode(stack, telegram, person, phone);
+    expect((await stack.gql(VERIFY_OTP, { phone, code })).errors).toBeUndefined();
+    const reused = await stack.gql(VERIFY_OTP, { phone, code });
+    expect(firstErrorCode(reused)).toBe('OTP_EXPIRED');
+  });
+
+  it('accepts one of two concurrent verifications of the same code, not both', async () => {
+    const phone = randomPhone();
+    const person = await bindTelegram(telegram, phone);
+    const code = await requestCode(stack, telegram, person, phone);
+    const results = await Promise.all([stack.gql(VERIFY_OTP, { phone, code }), stack.gql(VERIFY_OTP, { phone, code })]);
+    expect(results.filter((r) => !r.errors)).toHaveLength(1);
+    expect(results.map(firstErrorCode).filter(Boolean)).toEqual(['OTP_EXPIRED']);
+  });
+
+  it('refuses a code after it expires', async () => {
+    const phone = randomPhone();
+    const person = await bindTelegram(telegram, phone);
+    const code = await requestCode(stack, telegram, person, phone);
+    await new Promise((resolve) => setTimeout(resolve, 2300));
+    expect(firstErrorCode(await stack.gql(VERIFY_OTP, { phone, code }))).toBe('OTP_EXPIRED');
+  });
+
+  it('keeps a 60 s cooldown between codes for one phone', async () => {
+    const phone = randomPhone();
+    const person = await bindTelegram(telegram, phone);
+    await requestCode(stack, telegram, person, phone);
+    const again = await stack.gql(REQUEST_OTP, { phone });
+    expect(firstErrorCode(again)).toBe('RATE_LIMITED');
+    expect(again.errors![0]!.extensions!.retryAfterSeconds).toBeGreaterThan(55);
+    expect(again.errors![0]!.extensions!.retryAfterSeconds).toBeLessThanOrEqual(60);
+  });
+
+  it('sends nothing and keeps no cooldown when Telegram refuses the message', async () => {
+    const phone = randomPhone();
+    const person = await bindTelegram(telegram, phone);
+    telegram.failNext('sendMessage', { errorCode: 403, description: 'Forbidden: bot was blocked by the user' });
+    const failed = await stack.gql(REQUEST_OTP, { phone });
+    expect(firstErrorCode(failed)).toBe('SERVICE_UNAVAILABLE');
+    // No cooldown was kept, so asking again works at once.
+    await requestCode(stack, telegram, person, phone);
+  });
+
+  it.each([
+    ['not a number', 'BAD_USER_INPUT'],
+    ['', 'BAD_USER_INPUT'],
+    ['+1 (000) 000-0000', 'BAD_USER_INPUT'],
+    ['1'.repeat(5000), 'BAD_USER_INPUT'],
+  ])('refuses the malformed phone %j with %s naming the field', async (phone, code) => {
+    const response = await stack.gql(REQUEST_OTP, { phone });
+    expect(response.status).toBe(200);
+    expect(firstErrorCode(response)).toBe(code);
+    expect(response.errors![0]!.extensions!.field).toBe('phone');
+  });
+
+  it.each(['', '12345', '1234567', 'abcdef', ' 12 34 '])('refuses the malformed code %j with BAD_USER_INPUT', async (code) => {
+    const response = await stack.gql(VERIFY_OTP, { phone: randomPhone(), code });
+    expect(firstErrorCode(response)).toBe('BAD_USER_INPUT');
+    expect(response.errors![0]!.extensions!.field).toBe('code');
+  });
+
+  it('refuses a missing argument as a GraphQL validation error, not a 500', async () => {
+    const response = await stack.gql(`mutation { verifyOtp(phone: "+447911123456") { accessToken } }`);
+    expect(response.status).toBe(400);
+    expect(firstErrorCode(response)).toBe('GRAPHQL_VALIDATION_FAILED');
+  });
+});
+
+async function withStack(env: Record<string, string>, body: (stack: Stack, telegram: FakeTelegram) => Promise<void>) {
+  const telegram = await FakeTelegram.start();
+  const stack = await startStack({ telegram, env });
+  try {
+    await body(stack, telegram);
+  } finally {
+    await stack.stop();
+    await telegram.close();
+  }
+}
+
+describe('rate limits on code requests', () => {
+  it('limits codes per phone per hour', () =>
+    withStack({ OTP_RESEND_COOLDOWN_SECONDS: '1', OTP_PHONE_LIMIT_PER_HOUR: '2' }, async (stack, telegram) => {
+      const phone = randomPhone();
+      const person = await bindTelegram(telegram, phone);
+      await requestCode(stack, telegram, person, phone);
+      await new Promise((resolve) => setTimeout(resolve, 1100));
+      await requestCode(stack, telegram, person, phone);
+      await new Promise((resolve) => setTimeout(resolve, 1100));
+      const third = await stack.gql(REQUEST_OTP, { phone });
+      expect(firstErrorCode(third)).toBe('RATE_LIMITED');
+      expect(third.errors![0]!.extensions!.retryAfterSeconds).toBeGreaterThan(3000);
+    }));
+
+  it('limits code requests per client address, whatever the phone', () =>
+    withStack({ OTP_IP_LIMIT_PER_HOUR: '3' }, async (stack) => {
+      const codes: unknown[] = [];
+      for (let i = 0; i < 4; i++) codes.push(firstErrorCode(await stack.gql(REQUEST_OTP, { phone: randomPhone() })));
+      expect(codes).toEqual(['TELEGRAM_NOT_LINKED', 'TELEGRAM_NOT_LINKED', 'TELEGRAM_NOT_LINKED', 'RATE_LIMITED']);
+    }));
+});

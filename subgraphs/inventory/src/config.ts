@@ -1,0 +1,13 @@
+import { z } from 'zod';
+import { commonConfigShape, env, loadConfig } from '../../../kernel/src/config';
+import { jwtConfigShape } from '../../../kernel/src/jwt';
+
+export const inventoryConfigShape = {
+  ...commonConfigShape,
+  ...jwtConfigShape,
+  INVENTORY_PORT: env.port(4003),
+  INVENTORY_HOST: z.string().default('127.0.0.1'),
+};
+
+export const loadInventoryConfig = (source: NodeJS.ProcessEnv = process.env) => loadConfig(inventoryConfigShape, source);
+export type InventoryConfig = ReturnType<typeof loadInventoryConfig>;

@@ -1,0 +1,34 @@
+/** A plain HTTP GraphQL client for tests: what a web or mobile front end sends. */
+export interface GraphQLResponse<T = Record<string, any>> {
+  status: number;
+  data?: T | null;
+  errors?: Array<{ message: string; path?: string[]; extensions?: Record<string, any> }>;
+  raw: string;
+}
+
+export interface RequestOptions {
+  token?: string;
+  headers?: Record<string, string>;
+}
+
+export async function graphql<T = Record<string, any>>(
+  url: string,
+  query: string,
+  variables: Record<string, unknown> = {},
+  options: RequestOptions = {},
+): Promise<GraphQLResponse<T>> {
+  const headers: Record<string, string> = { 'content-type': 'application/json', ...options.headers };
+  if (options.token) headers.authorization = `Bearer ${options.token}`;
+  const response = await fetch(url, { method: 'POST', headers, body: JSON.stringify({ query, variables }) });
+  const raw = await response.text();
+  let body: { data?: T; errors?: GraphQLResponse['errors'] } = {};
+  try {
+    body = JSON.parse(raw);
+  } catch {
+    // leave body empty; the test sees `raw`
+  }
+  return { status: response.status, data: body.data, errors: body.errors, raw };
+}
+
+/** The `extensions.code` of the first error, for compact assertions. */
+export const firstErrorCode = (response: GraphQLResponse<unknown>) => response.errors?.[0]?.extensions?.code;
