@@ -1,4 +1,4 @@
-// A PostgreSQL with no server to install: PGlite (PostgreSQL 17 in WebAssembly) served over the wire
+// A PostgreSQL with no server to install: PGlite 0.5 (PostgreSQL 18 in WebAssembly) served over the wire
 // protocol on 127.0.0.1, so pg, Prisma and the schema engine connect to it like to any server.
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';

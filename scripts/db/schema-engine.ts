@@ -1,5 +1,9 @@
 // Prisma's schema engine without the CLI's native binary: @prisma/schema-engine-wasm driven
 // through @prisma/adapter-pg, so migrations work offline. Used by migrate.ts, new-migration.ts and tests.
+//
+// `npm run generate` sets PRISMA_SCHEMA_ENGINE_BINARY=package.json: without it `prisma generate` tries
+// to download the schema-engine binary (fails offline); with it, it only checks that the file exists
+// and never runs it. npm runs scripts from the package root, where package.json always exists.
 import { randomUUID } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { userInfo } from 'node:os';
@@ -126,6 +130,7 @@ function withCharColumns<Q extends Pick<SqlQueryable, 'queryRaw'>>(queryable: Q)
 }
 
 class CharAsTextClient extends pg.Client {
+  // `any`: pg's many query() overloads can't be restated one by one; this passes them all through.
   override query(...args: any[]): any {
     const last = args.length - 1;
     if (typeof args[last] === 'function') {
@@ -134,7 +139,7 @@ class CharAsTextClient extends pg.Client {
       return (super.query as (...a: unknown[]) => unknown)(...args);
     }
     const ret = (super.query as (...a: unknown[]) => unknown)(...args);
-    return ret instanceof Promise ? ret.then(charAsText) : ret;
+    return typeof (ret as Promise<unknown> | undefined)?.then === 'function' ? (ret as Promise<unknown>).then(charAsText) : ret;
   }
 }
 
@@ -145,11 +150,11 @@ async function connectAdapter(connection: PgConnection): Promise<PgAdapter> {
   // adapter-pg nests its own @types/pg, hence the cast.
   const poolConfig = { ...config, Client: CharAsTextClient } as unknown as ConstructorParameters<typeof PrismaPg>[0];
   const adapter = await new PrismaPg(poolConfig, schema ? { schema } : undefined).connect();
-  // adapter-pg 7.10 splits scripts at every ';' (breaking string literals and $$ bodies); send the
-  // script whole as one simple query, as the native engine does (one implicit transaction).
   withCharColumns(adapter);
   const startTransaction = adapter.startTransaction.bind(adapter);
   adapter.startTransaction = async (isolationLevel) => withCharColumns(await startTransaction(isolationLevel));
+  // adapter-pg 7.10 splits scripts at every ';' (breaking string literals and $$ bodies); send the
+  // script whole as one simple query, as the native engine does (one implicit transaction).
   adapter.executeScript = async (script: string) => {
     try {
       await adapter.underlyingDriver().query(script);
@@ -328,7 +333,11 @@ export async function withSchemaEngine<T>(databaseUrl: string, datamodel: string
   } catch (error) {
     throw toEngineError(error, bound.errorRegistry);
   } finally {
-    engine?.free();
+    try {
+      engine?.free();
+    } catch {
+      // A panicked engine is still "borrowed" and can't be freed; nothing else to release.
+    }
     await factory.disposeAll();
     engineStopped();
   }
@@ -381,20 +390,25 @@ export async function diffSql(from: DiffSource, to: DiffSource, options: DiffOpt
   const urls = [...new Set([from, to].filter((s): s is string => isUrl(s)))];
   // The engine reads a live database only through its own adapter, hence one URL at most.
   if (urls.length > 1) throw new Error('diffSql compares at most one live database');
+  // The engine learns a shadow database's namespaces from the other side only: against '' it reads `public` alone.
+  const isEmpty = (source: DiffSource) => typeof source === 'string' && source.trim() === '';
+  if ((typeof from !== 'string' && isEmpty(to)) || (typeof to !== 'string' && isEmpty(from))) {
+    throw new Error('diffSql compares a migrations folder with a datamodel or a database, not with an empty schema');
+  }
   const connectionUrl = urls[0] ?? options.serverUrl ?? process.env.DATABASE_URL;
   if (!connectionUrl) throw new Error('diffSql needs a database server: pass serverUrl or set DATABASE_URL');
-  // The datamodel whose datasource `schemas` say which namespaces of a live database to read.
-  const datamodels = [from, to].filter((s): s is string => typeof s === 'string' && !isUrl(s) && s.trim() !== '');
+  // The datamodel whose datasource `schemas` say which namespaces of a live or shadow database to read.
+  const datamodels = [from, to].filter((s): s is string => typeof s === 'string' && !isUrl(s) && !isEmpty(s));
   const liveSchema = datamodels[0] ?? readSchema() ?? '';
 
   const target = (source: DiffSource): DiffTarget => {
     if (typeof source !== 'string') return { tag: 'migrations', ...readMigrations(source.migrationsDir) };
     if (isUrl(source)) return { tag: 'schemaDatasource', files: [{ path: 'schema.prisma', content: liveSchema }], configDir: ROOT_DIR };
-    if (source.trim() === '') return { tag: 'empty' };
+    if (isEmpty(source)) return { tag: 'empty' };
     return { tag: 'schemaDatamodel', files: [{ path: 'schema.prisma', content: source }] };
   };
 
-  return withSchemaEngine(connectionUrl, urls.length ? liveSchema : undefined, async (engine) => {
+  return withSchemaEngine(connectionUrl, liveSchema || undefined, async (engine) => {
     const result = await engine.diff({ from: target(from), to: target(to), script: true, exitCode: true, filters: NO_FILTERS });
     // With exitCode set, the engine answers 2 for a non-empty diff and 0 for an empty one.
     return result.exitCode === 2 ? (result.stdout ?? '') : '';
