@@ -15,7 +15,6 @@ import { startEmbeddedPostgres } from './db/embedded-postgres';
 
 const ROOT = path.resolve(__dirname, '..');
 const DATA_DIR = path.join(ROOT, '.data');
-const TSX = path.join(ROOT, 'node_modules/.bin/tsx');
 
 const SERVICES = [
   { name: 'auth', entry: 'subgraphs/auth/src/main.ts', portVar: 'AUTH_PORT', port: 4001 },
@@ -150,7 +149,8 @@ async function main(): Promise<void> {
   const launch = (service: { name: string; entry: string; portVar: string; port: number }) => {
     const port = Number(env[service.portVar] ?? service.port);
     // detached: Ctrl-C reaches only this process, which then stops the children in order.
-    const child = spawn(TSX, [path.join(ROOT, service.entry)], {
+    // node --import tsx, not the tsx CLI: the CLI is a second process between us and the service.
+    const child = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, service.entry)], {
       cwd: ROOT,
       env: { ...env, [service.portVar]: String(port) },
       stdio: ['ignore', 'pipe', 'pipe'],

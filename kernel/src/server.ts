@@ -105,6 +105,11 @@ export function runService(name: string, main: () => Promise<{ stop(): Promise<v
       const shutdown = (signal: string) => {
         if (stopping) return;
         stopping = true;
+        // Whatever hangs (a dead database connection, say) must not keep the process alive.
+        setTimeout(() => {
+          console.error(`${name}: still stopping after 10 s; exiting anyway`);
+          process.exit(1);
+        }, 10_000).unref();
         service.stop().then(
           () => process.exit(0),
           (error: unknown) => {
