@@ -1,7 +1,7 @@
 import { generateKeyPairSync } from 'node:crypto';
 import { SignJWT, base64url } from 'jose';
 import { FakeTelegram } from '../../test/support/fake-telegram';
-import { startStack, testEnv, TEST_JWT_SECRET, type Stack } from '../../test/support/stack';
+import { startStack, useStack, testEnv, TEST_JWT_SECRET, type Stack } from '../../test/support/stack';
 import { login, randomPhone } from '../../test/support/login';
 import { firstErrorCode, graphql } from '../../test/support/graphql';
 import { startGateway, type GatewayServer } from '../src/app';
@@ -34,17 +34,10 @@ function unsigned(claims: Record<string, unknown>) {
 }
 
 describe('the gateway checks every access token', () => {
-  let telegram: FakeTelegram;
+  const ctx = useStack();
   let stack: Stack;
-
-  beforeAll(async () => {
-    telegram = await FakeTelegram.start();
-    stack = await startStack({ telegram });
-  });
-  afterAll(async () => {
-    await stack?.stop();
-    await telegram?.close();
-  });
+  let telegram: FakeTelegram;
+  beforeAll(() => ({ stack, telegram } = ctx));
 
   it('lets a valid access token through', async () => {
     const session = await login(stack, telegram);

@@ -13,7 +13,7 @@ import { startGateway } from '../../gateway/src/app';
 import { loadGatewayConfig } from '../../gateway/src/config';
 import type { RunningServer } from '../../kernel/src/server';
 import { graphql, type GraphQLResponse, type RequestOptions } from './graphql';
-import type { FakeTelegram } from './fake-telegram';
+import { FakeTelegram } from './fake-telegram';
 
 export const TEST_JWT_SECRET = 'test-secret-that-is-long-enough-for-hs256-0123456789';
 
@@ -87,4 +87,21 @@ export async function startStack(options: { telegram?: FakeTelegram; env?: Recor
     await Promise.all(servers.map((s) => s.stop()));
     throw error;
   }
+}
+
+/**
+ * For a describe block: a fake Telegram Bot API and a stack pointed at it, started before its
+ * tests and stopped after. Read `.stack` and `.telegram` inside the tests.
+ */
+export function useStack(env: Record<string, string | undefined> = {}): { stack: Stack; telegram: FakeTelegram } {
+  const holder = {} as { stack: Stack; telegram: FakeTelegram };
+  beforeAll(async () => {
+    holder.telegram = await FakeTelegram.start();
+    holder.stack = await startStack({ telegram: holder.telegram, env });
+  });
+  afterAll(async () => {
+    await holder.stack?.stop();
+    await holder.telegram?.close();
+  });
+  return holder;
 }

@@ -1,23 +1,16 @@
 import net from 'node:net';
 import { FakeTelegram } from '../../../test/support/fake-telegram';
-import { startStack, type Stack } from '../../../test/support/stack';
+import { startStack, useStack, type Stack } from '../../../test/support/stack';
 import { bindTelegram, login, randomPhone, REQUEST_OTP, requestCode, VERIFY_OTP } from '../../../test/support/login';
 import { firstErrorCode } from '../../../test/support/graphql';
 
 const ME = /* GraphQL */ `query { me { id phone role telegramLinked createdAt } }`;
 
 describe('login through Telegram, end to end through the gateway', () => {
-  let telegram: FakeTelegram;
+  const ctx = useStack();
   let stack: Stack;
-
-  beforeAll(async () => {
-    telegram = await FakeTelegram.start();
-    stack = await startStack({ telegram });
-  });
-  afterAll(async () => {
-    await stack?.stop();
-    await telegram?.close();
-  });
+  let telegram: FakeTelegram;
+  beforeAll(() => ({ stack, telegram } = ctx));
 
   it('binds the chat, sends a code to it, and the code buys tokens that work for `me`', async () => {
     const phone = randomPhone();

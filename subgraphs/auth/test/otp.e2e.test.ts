@@ -1,22 +1,15 @@
 import { FakeTelegram } from '../../../test/support/fake-telegram';
-import { startStack, type Stack } from '../../../test/support/stack';
+import { startStack, useStack, type Stack } from '../../../test/support/stack';
 import { bindTelegram, randomPhone, REQUEST_OTP, requestCode, VERIFY_OTP } from '../../../test/support/login';
 import { firstErrorCode } from '../../../test/support/graphql';
 
 const wrongCode = (code: string) => String((Number(code) + 1) % 1_000_000).padStart(6, '0');
 
 describe('one-time codes', () => {
-  let telegram: FakeTelegram;
+  const ctx = useStack({ OTP_TTL_SECONDS: '2' });
   let stack: Stack;
-
-  beforeAll(async () => {
-    telegram = await FakeTelegram.start();
-    stack = await startStack({ telegram, env: { OTP_TTL_SECONDS: '2' } });
-  });
-  afterAll(async () => {
-    await stack?.stop();
-    await telegram?.close();
-  });
+  let telegram: FakeTelegram;
+  beforeAll(() => ({ stack, telegram } = ctx));
 
   it('kills a code after five wrong tries, even for the right code on the sixth', async () => {
     const phone = randomPhone();

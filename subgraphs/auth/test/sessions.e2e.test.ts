@@ -1,5 +1,5 @@
 import { FakeTelegram } from '../../../test/support/fake-telegram';
-import { startStack, type Stack } from '../../../test/support/stack';
+import { startStack, useStack, type Stack } from '../../../test/support/stack';
 import { login, randomPhone, type Session } from '../../../test/support/login';
 import { firstErrorCode } from '../../../test/support/graphql';
 
@@ -16,18 +16,11 @@ const USERS = /* GraphQL */ `
 `;
 
 describe('sessions: refresh-token rotation, theft detection, logout', () => {
-  let telegram: FakeTelegram;
-  let stack: Stack;
   const adminPhone = randomPhone();
-
-  beforeAll(async () => {
-    telegram = await FakeTelegram.start();
-    stack = await startStack({ telegram, env: { ADMIN_PHONES: `${adminPhone}, +14155550123` } });
-  });
-  afterAll(async () => {
-    await stack?.stop();
-    await telegram?.close();
-  });
+  const ctx = useStack({ ADMIN_PHONES: `${adminPhone}, +14155550123` });
+  let stack: Stack;
+  let telegram: FakeTelegram;
+  beforeAll(() => ({ stack, telegram } = ctx));
 
   it('rotates: a refresh returns a new pair, and the new access token works', async () => {
     const session = await login(stack, telegram);
