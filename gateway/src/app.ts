@@ -16,6 +16,9 @@ import { formatError, graphqlBodyErrors, graphqlBodyParser, healthRoutes } from 
 import type { RunningServer } from '../../kernel/src/server';
 import type { GatewayConfig } from './config';
 import { GatewayIdentity, type GatewayContext } from './identity';
+import { SubscriptionServer, internalFieldGuard } from './subscriptions';
+import { subscriptionRoutes } from './subscription-routes';
+import type { GraphQLSchema } from 'graphql';
 
 /** Forwards the caller's identity to a subgraph as a signed internal token, never the client's own headers. */
 class IdentityForwardingDataSource extends RemoteGraphQLDataSource<GatewayContext> {
@@ -55,6 +58,12 @@ export async function startGateway(config: GatewayConfig, logger: Logger = creat
     logger,
   });
 
+  let apiSchema: GraphQLSchema | undefined;
+  gateway.onSchemaLoadOrUpdate(({ apiSchema: schema }) => {
+    apiSchema = schema;
+  });
+  const routes = subscriptionRoutes(config.REDIS_KEY_PREFIX);
+
   const app = express();
   app.disable('x-powered-by');
   const httpServer = http.createServer(app);
@@ -65,10 +74,13 @@ export async function startGateway(config: GatewayConfig, logger: Logger = creat
     introspection: true,
     plugins: [
       ApolloServerPluginDrainHttpServer({ httpServer }),
+      internalFieldGuard(new Set(Object.values(routes).map((route) => route.eventField))),
       config.sandbox ? ApolloServerPluginLandingPageLocalDefault({ embed: true }) : ApolloServerPluginLandingPageDisabled(),
     ],
   });
   await apollo.start();
+  const subscriptions = new SubscriptionServer({ httpServer, apollo, schema: () => apiSchema, identity, routes, redis, logger });
+  subscriptions.start();
 
   const subgraphChecks = () =>
     Object.fromEntries([...subgraphs].map(([name, url]) => [`subgraph:${name}`, () => subgraphReady(url)]));
@@ -94,6 +106,7 @@ export async function startGateway(config: GatewayConfig, logger: Logger = creat
     httpServer,
     logger,
     stop: async () => {
+      await subscriptions.stop();
       await apollo.stop();
       redis.disconnect();
     },

@@ -5,6 +5,8 @@ import type { JwtService } from '../../kernel/src/jwt';
 
 export interface GatewayContext {
   identity: Identity;
+  /** Set on the gateway's own executions (subscription events), which may use internal fields. */
+  internal?: boolean;
   /** The signed token subgraphs receive: who the verified caller is, and their address. */
   internalToken(): Promise<string>;
 }
@@ -19,8 +21,13 @@ export class GatewayIdentity {
 
   constructor(private readonly jwt: JwtService) {}
 
-  async contextFor(req: IncomingMessage): Promise<GatewayContext> {
-    const identity = await authenticate(this.jwt, req.headers.authorization, ['access'], socketAddress(req));
+  contextFor(req: IncomingMessage): Promise<GatewayContext> {
+    return this.contextForHeader(req.headers.authorization, socketAddress(req));
+  }
+
+  /** For an Authorization header from anywhere (an HTTP request, a websocket's connection_init). */
+  async contextForHeader(authorization: string | undefined, ip: string | undefined): Promise<GatewayContext> {
+    const identity = await authenticate(this.jwt, authorization, ['access'], ip?.startsWith('::ffff:') ? ip.slice(7) : ip);
     let token: Promise<string> | undefined;
     return {
       identity,

@@ -16,6 +16,7 @@ export const ErrorCode = {
   OTP_ATTEMPTS_EXCEEDED: 'OTP_ATTEMPTS_EXCEEDED',
   TELEGRAM_NOT_LINKED: 'TELEGRAM_NOT_LINKED',
   OUT_OF_STOCK: 'OUT_OF_STOCK',
+  RESERVATION_EXPIRED: 'RESERVATION_EXPIRED',
   PAYLOAD_TOO_LARGE: 'PAYLOAD_TOO_LARGE',
   SERVICE_UNAVAILABLE: 'SERVICE_UNAVAILABLE',
   INTERNAL_SERVER_ERROR: 'INTERNAL_SERVER_ERROR',
@@ -48,5 +49,15 @@ export const conflict = (message: string, extensions: Record<string, unknown> = 
 
 export const rateLimited = (message: string, retryAfterSeconds: number) =>
   new AppError(ErrorCode.RATE_LIMITED, message, { retryAfterSeconds });
+
+/** Not enough available stock for a product: names it, with what was asked and what is left. */
+export const outOfStock = (productId: string, requested: number, available: number) =>
+  new AppError(
+    ErrorCode.OUT_OF_STOCK,
+    available > 0
+      ? `Only ${available} of product ${productId} ${available === 1 ? 'is' : 'are'} available; ${requested} requested.`
+      : `Product ${productId} is out of stock.`,
+    { productId, requested, available },
+  );
 
 export const isAppError = (error: unknown): error is AppError => error instanceof AppError;

@@ -84,3 +84,15 @@ export function requireService(identity: Identity): Extract<Identity, { kind: 's
   if (identity.kind === 'anonymous') throw unauthenticated('Only a platform service can do this.');
   throw forbidden('Only a platform service can do this.');
 }
+
+/** How an audit trail names who did something. */
+export function actorOf(identity: Identity): string {
+  switch (identity.kind) {
+    case 'user':
+      return `user:${identity.userId}`;
+    case 'service':
+      return `service:${identity.service}`;
+    default:
+      return 'anonymous';
+  }
+}

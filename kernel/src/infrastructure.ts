@@ -11,6 +11,8 @@ export interface Infrastructure {
   redis: Redis;
   jwt: JwtService;
   readiness: Record<string, ReadinessCheck>;
+  /** SQL statements this process has sent (for tests that prove there is no N+1). */
+  queryCount(): number;
   close(): Promise<void>;
 }
 
@@ -20,7 +22,8 @@ export async function openInfrastructure(
   logger: Logger = createLogger(service, config.LOG_LEVEL),
 ): Promise<Infrastructure> {
   const jwt = await JwtService.create(config);
-  const prisma = createPrisma(config.DATABASE_URL, { max: config.DATABASE_POOL_SIZE });
+  let queries = 0;
+  const prisma = createPrisma(config.DATABASE_URL, { max: config.DATABASE_POOL_SIZE, onQuery: () => queries++ });
   const redis = createRedis(config.REDIS_URL, logger);
   return {
     logger,
@@ -28,6 +31,7 @@ export async function openInfrastructure(
     redis,
     jwt,
     readiness: { postgres: () => databaseReachable(prisma), redis: () => redisReachable(redis) },
+    queryCount: () => queries,
     close: async () => {
       redis.disconnect();
       await prisma.$disconnect();

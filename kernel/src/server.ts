@@ -24,6 +24,8 @@ export interface RunningServer {
   url: string;
   port: number;
   httpServer: http.Server;
+  /** SQL statements sent so far, when the service has a database. */
+  queryCount?: () => number;
   stop(): Promise<void>;
 }
 
@@ -46,6 +48,7 @@ export interface SubgraphOptions<TContext extends BaseContext> {
   host?: string;
   /** Runs after the server has drained: close what the service opened. */
   onStop?: () => Promise<void>;
+  queryCount?: () => number;
 }
 
 /** Starts a federation subgraph: POST /graphql, GET /health, GET /ready, bounded bodies, masked errors. */
@@ -89,6 +92,7 @@ export async function startSubgraph<TContext extends BaseContext>(options: Subgr
     url,
     port,
     httpServer,
+    queryCount: options.queryCount,
     stop: async () => {
       await apollo.stop();
       await options.onStop?.();

@@ -12,6 +12,7 @@ import { loadNotificationConfig } from '../../subgraphs/notification/src/config'
 import { startGateway } from '../../gateway/src/app';
 import { loadGatewayConfig } from '../../gateway/src/config';
 import type { RunningServer } from '../../kernel/src/server';
+import { JwtService } from '../../kernel/src/jwt';
 import { graphql, type GraphQLResponse, type RequestOptions } from './graphql';
 import { FakeTelegram } from './fake-telegram';
 
@@ -37,10 +38,15 @@ export function testEnv(overrides: Record<string, string | undefined> = {}): Nod
   };
 }
 
+export type SubgraphName = 'auth' | 'catalog' | 'inventory' | 'order' | 'notification';
+
 export interface Stack {
   env: NodeJS.ProcessEnv;
   gatewayUrl: string;
-  urls: Record<'auth' | 'catalog' | 'inventory' | 'order' | 'notification', string>;
+  urls: Record<SubgraphName, string>;
+  servers: Record<SubgraphName, RunningServer>;
+  /** A token as a platform service (the order saga, say) sends it to a subgraph. */
+  serviceToken(service?: string): Promise<string>;
   /** POST to the gateway's /graphql. */
   gql<T = Record<string, any>>(query: string, variables?: Record<string, unknown>, options?: RequestOptions): Promise<GraphQLResponse<T>>;
   stop(): Promise<void>;
@@ -74,10 +80,13 @@ export async function startStack(options: { telegram?: FakeTelegram; env?: Recor
       }),
     );
     servers.push(gateway);
+    const jwt = await JwtService.create(loadGatewayConfig(env));
     return {
       env,
       gatewayUrl: gateway.url,
       urls,
+      servers: { auth, catalog, inventory, order, notification },
+      serviceToken: (service = 'order') => jwt.signService(service),
       gql: (query, variables, requestOptions) => graphql(gateway.url, query, variables, requestOptions),
       stop: async () => {
         await Promise.all(servers.reverse().map((s) => s.stop()));

@@ -1,25 +1,58 @@
 import path from 'node:path';
 import { openInfrastructure } from '../../../kernel/src/infrastructure';
 import { loadTypeDefs, startSubgraph, type RunningServer } from '../../../kernel/src/server';
+import { OutboxRelay } from '../../../kernel/src/events/outbox';
+import { liveChannel, type EventEnvelope, type StockChanged } from '../../../kernel/src/events/envelope';
 import type { InventoryConfig } from './config';
+import { ReservationService } from './reservations';
+import { StockEvents } from './stock-events';
 import { StockService } from './stock';
 import { createInventoryContext, resolvers } from './resolvers';
 
 export const INVENTORY_SCHEMA_FILE = path.resolve(__dirname, '../schema.graphql');
 
-export async function startInventoryService(config: InventoryConfig): Promise<RunningServer> {
+export interface InventoryServer extends RunningServer {
+  reservations: ReservationService;
+}
+
+export async function startInventoryService(config: InventoryConfig): Promise<InventoryServer> {
   const infra = await openInfrastructure('inventory', config);
-  const stock = new StockService(infra.prisma);
-  return startSubgraph({
+  const { prisma, redis, logger } = infra;
+  const relay = new OutboxRelay({
+    prisma,
+    redis,
+    schema: 'inventory',
+    keyPrefix: config.REDIS_KEY_PREFIX,
+    logger,
+    // Subscribers at the gateway get every committed stock change, live.
+    live: (event: EventEnvelope) =>
+      event.type === 'StockChanged' ? { channel: liveChannel(config.REDIS_KEY_PREFIX, 'stockUpdated'), message: event.payload as StockChanged } : undefined,
+  });
+  const events = new StockEvents(prisma, relay);
+  const stock = new StockService(prisma, events);
+  const reservations = new ReservationService(prisma, stock, events, config.RESERVATION_TTL_SECONDS, logger);
+
+  relay.start();
+  const sweeper = setInterval(() => {
+    reservations.releaseExpired().catch((error: unknown) => logger.warn({ err: error }, 'releasing expired reservations failed'));
+  }, config.RESERVATION_SWEEP_INTERVAL_MS);
+
+  const server = await startSubgraph({
     name: 'inventory',
     typeDefs: loadTypeDefs(INVENTORY_SCHEMA_FILE),
     resolvers,
     jwt: infra.jwt,
-    logger: infra.logger,
+    logger,
     port: config.INVENTORY_PORT,
     host: config.INVENTORY_HOST,
     readiness: infra.readiness,
-    onStop: infra.close,
-    context: (base) => createInventoryContext(base, stock),
+    queryCount: infra.queryCount,
+    onStop: async () => {
+      clearInterval(sweeper);
+      await relay.stop();
+      await infra.close();
+    },
+    context: (base) => createInventoryContext(base, { stock, reservations }),
   });
+  return { ...server, reservations };
 }

@@ -1,0 +1,70 @@
+import { isUuid } from '../ids';
+
+/** What every event looks like on the wire: in the outbox, in a Redis Stream, to a consumer. */
+export interface EventEnvelope<T = unknown> {
+  /** A UUID; consumers deduplicate by it (delivery is at least once). */
+  id: string;
+  type: string;
+  /** The service that produced it. */
+  source: string;
+  /** ISO 8601. */
+  occurredAt: string;
+  payload: T;
+}
+
+/** The durable Redis Stream of `stream` (read by services with consumer groups). */
+export const streamKey = (keyPrefix: string, stream: string): string => `${keyPrefix}events:${stream}`;
+
+/** Where a consumer group puts the entries it gave up on. */
+export const deadLetterKey = (keyPrefix: string, stream: string): string => `${streamKey(keyPrefix, stream)}:dead`;
+
+/** A live pub/sub channel (GraphQL subscriptions at the gateway); nothing is kept for absent listeners. */
+export const liveChannel = (keyPrefix: string, name: string): string => `${keyPrefix}live:${name}`;
+
+// ---------- the events that exist ----------
+
+/** Inventory's stock of one product after a change. */
+export interface StockChanged {
+  productId: string;
+  onHand: number;
+  reserved: number;
+  available: number;
+  lowStockThreshold: number;
+  /** Per item and increasing: a consumer drops an event older than what it has (delivery order is not guaranteed). */
+  version: number;
+  /** ISO 8601: when the stock changed. */
+  at: string;
+}
+
+/** Each event type, its stream and its payload. */
+export interface EventPayloads {
+  StockChanged: StockChanged;
+}
+export type EventType = keyof EventPayloads;
+
+export const EVENT_STREAMS: { readonly [K in EventType]: string } = {
+  StockChanged: 'inventory',
+};
+
+/** Narrows an envelope by its type name (the producer is trusted to send the matching payload). */
+export function isEvent<K extends EventType>(event: EventEnvelope, type: K): event is EventEnvelope<EventPayloads[K]> {
+  return event.type === type;
+}
+
+/** Parses a stream entry's `event` field; throws on anything that is not an envelope. */
+export function parseEnvelope(raw: string): EventEnvelope {
+  const value = JSON.parse(raw) as Partial<EventEnvelope> | null;
+  if (
+    !value ||
+    typeof value !== 'object' ||
+    typeof value.id !== 'string' ||
+    !isUuid(value.id) ||
+    typeof value.type !== 'string' ||
+    typeof value.source !== 'string' ||
+    typeof value.occurredAt !== 'string' ||
+    !('payload' in value)
+  ) {
+    throw new Error('not an event envelope');
+  }
+  return { id: value.id, type: value.type, source: value.source, occurredAt: value.occurredAt, payload: value.payload };
+}

@@ -1,0 +1,238 @@
+import { randomUUID } from 'node:crypto';
+import type { Logger } from '../logger';
+import type { Prisma, PrismaClient } from '../prisma';
+import type { Redis } from '../redis';
+import { EVENT_STREAMS, streamKey, type EventEnvelope, type EventPayloads, type EventType } from './envelope';
+import { schemaTable } from './sql';
+
+/** A known event type must come with its payload; any other type takes any JSON payload. */
+type PayloadOf<K extends string> = K extends EventType ? EventPayloads[K] : unknown;
+
+export interface NewEvent<K extends string> {
+  stream: string;
+  type: K;
+  source: string;
+  payload: PayloadOf<K>;
+}
+
+/**
+ * Writes an event to `"<schema>".outbox_events` inside the caller's transaction, so it exists
+ * exactly when the change does. The `payload` column holds the whole envelope (the table has no
+ * `source` column): the relay publishes what this returns.
+ */
+export async function enqueueEvent<K extends string>(
+  tx: Prisma.TransactionClient,
+  schema: string,
+  input: NewEvent<K>,
+): Promise<EventEnvelope<PayloadOf<K>>> {
+  const expected = Object.hasOwn(EVENT_STREAMS, input.type) ? EVENT_STREAMS[input.type as EventType] : input.stream;
+  if (expected !== input.stream) throw new Error(`${input.type} belongs on stream "${expected}", not "${input.stream}"`);
+  const event: EventEnvelope<PayloadOf<K>> = {
+    id: randomUUID(),
+    type: input.type,
+    source: input.source,
+    occurredAt: new Date().toISOString(),
+    payload: input.payload,
+  };
+  await tx.$executeRawUnsafe(
+    `INSERT INTO ${schemaTable(schema, 'outbox_events')} (id, stream, type, payload, created_at) VALUES ($1::uuid, $2, $3, $4::jsonb, $5::timestamptz)`,
+    event.id,
+    input.stream,
+    input.type,
+    JSON.stringify(event),
+    event.occurredAt,
+  );
+  return event;
+}
+
+export interface LiveMessage {
+  /** The full channel name: build it with `liveChannel(keyPrefix, name)`. */
+  channel: string;
+  /** Sent as JSON.stringify(message), what graphql-redis-subscriptions expects by default. */
+  message: unknown;
+}
+
+export interface OutboxRelayOptions {
+  prisma: PrismaClient;
+  redis: Redis;
+  schema: string;
+  keyPrefix: string;
+  logger: Logger;
+  pollIntervalMs?: number;
+  batchSize?: number;
+  /** Approximate length each stream is trimmed to (MAXLEN ~). */
+  streamMaxLen?: number;
+  /** Longest wait between attempts while Redis or the database is down. */
+  maxBackoffMs?: number;
+  /** A batch whose Redis calls take longer is rolled back and retried (a duplicate at worst). */
+  redisTimeoutMs?: number;
+  /** The live pub/sub message for an event, if it has one. */
+  live?: (event: EventEnvelope) => LiveMessage | undefined;
+}
+
+interface OutboxRow {
+  id: string;
+  stream: string;
+  type: string;
+  payload: string;
+}
+
+/**
+ * Publishes committed outbox rows, in seq order, to their Redis Stream (and live channel), then
+ * marks them published. A crash between the two publishes a row twice, never zero times:
+ * consumers deduplicate by event id.
+ */
+export class OutboxRelay {
+  private readonly table: string;
+  private readonly pollIntervalMs: number;
+  private readonly batchSize: number;
+  private readonly streamMaxLen: number;
+  private readonly maxBackoffMs: number;
+  private readonly redisTimeoutMs: number;
+  private timer?: NodeJS.Timeout;
+  private running = false;
+  private stopped = false;
+  private inFlight = false;
+  private again = false;
+  private failures = 0;
+  private current: Promise<unknown> = Promise.resolve();
+
+  constructor(private readonly options: OutboxRelayOptions) {
+    this.table = schemaTable(options.schema, 'outbox_events');
+    this.pollIntervalMs = options.pollIntervalMs ?? 500;
+    this.batchSize = options.batchSize ?? 100;
+    this.streamMaxLen = options.streamMaxLen ?? 100_000;
+    this.maxBackoffMs = options.maxBackoffMs ?? 10_000;
+    this.redisTimeoutMs = options.redisTimeoutMs ?? 5_000;
+  }
+
+  /** Polls every pollIntervalMs (kick() makes it sooner) until stop(). */
+  start(): void {
+    if (this.running) return;
+    this.running = true;
+    this.stopped = false;
+    this.options.redis.on('ready', this.onRedisReady);
+    this.schedule(0);
+  }
+
+  /** Publish soon: call after a transaction that enqueued events has committed. Kicks coalesce. */
+  kick(): void {
+    if (!this.running) return;
+    if (this.inFlight) this.again = true;
+    else if (this.failures === 0) this.schedule(0);
+  }
+
+  /** Stops polling and waits for the batch in flight, so its rows are either marked or left for the next relay. */
+  async stop(): Promise<void> {
+    this.running = false;
+    this.stopped = true;
+    clearTimeout(this.timer);
+    this.options.redis.off('ready', this.onRedisReady);
+    await this.current;
+  }
+
+  /**
+   * Publishes every unpublished row now, batch by batch; resolves to how many it published.
+   * Returns 0 when another relay holds this outbox (it is publishing them). Throws when Redis or
+   * the database fails; the rows then stay for the next attempt.
+   */
+  publishPending(): Promise<number> {
+    const run = this.current.then(() => this.drain());
+    this.current = run.catch(() => undefined);
+    return run;
+  }
+
+  private readonly onRedisReady = (): void => {
+    // Redis is back: publish what the outage held without waiting out the backoff.
+    if (this.running && !this.inFlight) this.schedule(0);
+  };
+
+  private schedule(delayMs: number): void {
+    clearTimeout(this.timer);
+    this.timer = setTimeout(() => void this.tick(), delayMs);
+    this.timer.unref();
+  }
+
+  private async tick(): Promise<void> {
+    this.inFlight = true;
+    this.again = false;
+    let delay = this.pollIntervalMs;
+    try {
+      const published = await this.publishPending();
+      if (this.failures > 0) this.options.logger.info({ published }, 'outbox relay publishes again');
+      this.failures = 0;
+      if (this.again) delay = 0;
+    } catch (error) {
+      if (this.failures === 0) {
+        this.options.logger.warn({ err: error, schema: this.options.schema }, 'outbox relay cannot publish; events stay in the outbox and are retried');
+      }
+      this.failures += 1;
+      delay = Math.min(this.pollIntervalMs * 2 ** this.failures, this.maxBackoffMs);
+    } finally {
+      this.inFlight = false;
+    }
+    if (this.running) this.schedule(delay);
+  }
+
+  private async drain(): Promise<number> {
+    let total = 0;
+    for (;;) {
+      const published = await this.publishBatch();
+      total += published;
+      if (published < this.batchSize || this.stopped) return total;
+    }
+  }
+
+  private publishBatch(): Promise<number> {
+    const { prisma, schema } = this.options;
+    return prisma.$transaction(
+      async (tx) => {
+        // One publisher per outbox at a time: each item's events reach the stream in commit order.
+        const [lock] = await tx.$queryRawUnsafe<{ locked: boolean }[]>(
+          `SELECT pg_try_advisory_xact_lock(hashtext('outbox'), hashtext($1)) AS locked`,
+          schema,
+        );
+        if (!lock?.locked) return 0;
+        const rows = await tx.$queryRawUnsafe<OutboxRow[]>(
+          `SELECT id::text AS id, stream, type, payload::text AS payload FROM ${this.table} WHERE published_at IS NULL ORDER BY seq LIMIT $1`,
+          this.batchSize,
+        );
+        if (rows.length === 0) return 0;
+        await this.sendToRedis(rows);
+        // By id, not by seq range: a row with a lower seq may have committed since the SELECT.
+        await tx.$executeRawUnsafe(`UPDATE ${this.table} SET published_at = now() WHERE id = ANY($1::uuid[])`, rows.map((row) => row.id));
+        return rows.length;
+      },
+      { maxWait: 10_000, timeout: this.redisTimeoutMs + 10_000 },
+    );
+  }
+
+  private async sendToRedis(rows: OutboxRow[]): Promise<void> {
+    const { redis, keyPrefix, live, logger } = this.options;
+    const pipeline = redis.pipeline();
+    for (const row of rows) {
+      const stored = JSON.parse(row.payload) as EventEnvelope;
+      const event: EventEnvelope = { id: row.id, type: row.type, source: stored.source, occurredAt: stored.occurredAt, payload: stored.payload };
+      pipeline.xadd(streamKey(keyPrefix, row.stream), 'MAXLEN', '~', this.streamMaxLen, '*', 'event', JSON.stringify(event));
+      let message: LiveMessage | undefined;
+      try {
+        message = live?.(event);
+      } catch (error) {
+        // A broken live mapping must not hold back durable delivery.
+        logger.error({ err: error, eventId: event.id }, 'live message mapping failed');
+      }
+      if (message) pipeline.publish(message.channel, JSON.stringify(message.message));
+    }
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`Redis did not answer within ${this.redisTimeoutMs} ms`)), this.redisTimeoutMs);
+    });
+    try {
+      const results = await Promise.race([pipeline.exec(), timeout]);
+      const failed = results?.find(([error]) => error);
+      if (!results || failed) throw failed?.[0] ?? new Error('Redis did not run the pipeline');
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+}

@@ -1,0 +1,172 @@
+import type { PrismaClient, Reservation as ReservationRow, Tx } from '../../../kernel/src/prisma';
+import { isUniqueViolation } from '../../../kernel/src/prisma';
+import { assertUuid } from '../../../kernel/src/ids';
+import { AppError, ErrorCode, badUserInput, notFound, outOfStock } from '../../../kernel/src/errors';
+import type { Logger } from '../../../kernel/src/logger';
+import { ITEM_COLUMNS, type ItemRow, type StockService } from './stock';
+import type { StockEvents } from './stock-events';
+
+export type ReservationStatus = 'RESERVED' | 'RELEASED' | 'COMMITTED';
+
+export interface Reservation {
+  orderId: string;
+  status: ReservationStatus;
+  lines: Array<{ productId: string; quantity: number; status: ReservationStatus }>;
+  expiresAt: Date | null;
+}
+
+export interface ReservationLineInput {
+  productId: string;
+  quantity: number;
+}
+
+const MAX_LINES = 100;
+const MAX_QUANTITY = 10_000;
+
+/** An order's reservation as one thing: COMMITTED or RELEASED once every line is, RESERVED while any line holds stock. */
+function summarize(orderId: string, rows: ReservationRow[]): Reservation {
+  const lines = rows
+    .map((row) => ({ productId: row.productId, quantity: row.quantity, status: row.status as ReservationStatus }))
+    .sort((a, b) => a.productId.localeCompare(b.productId));
+  const status: ReservationStatus = lines.some((l) => l.status === 'RESERVED')
+    ? 'RESERVED'
+    : lines.length > 0 && lines.every((l) => l.status === 'COMMITTED')
+      ? 'COMMITTED'
+      : 'RELEASED';
+  return { orderId, status, lines, expiresAt: rows[0]?.expiresAt ?? null };
+}
+
+/**
+ * Reservations for the order saga. Each operation is idempotent per order id, and stock is moved
+ * with conditional updates under the database's CHECK (on_hand >= reserved >= 0): whatever the
+ * concurrency, available stock never goes below zero.
+ */
+export class ReservationService {
+  constructor(
+    private readonly prisma: PrismaClient,
+    private readonly stock: StockService,
+    private readonly events: StockEvents,
+    private readonly ttlSeconds: number,
+    private readonly logger: Logger,
+  ) {}
+
+  async find(orderId: string): Promise<Reservation | null> {
+    assertUuid(orderId, 'orderId');
+    const rows = await this.prisma.reservation.findMany({ where: { orderId } });
+    return rows.length ? summarize(orderId, rows) : null;
+  }
+
+  /** All lines or none. Asking again for the same order returns what the first call reserved. */
+  async reserve(actor: string, orderId: string, lines: ReservationLineInput[]): Promise<Reservation> {
+    assertUuid(orderId, 'orderId');
+    const wanted = this.validateLines(lines);
+    const existing = await this.find(orderId);
+    if (existing) return existing;
+    const expiresAt = new Date(Date.now() + this.ttlSeconds * 1000);
+    try {
+      return await this.events.inTransaction(async (tx) => {
+        // Product-id order: two orders reserving the same products lock rows in the same order, never deadlock.
+        for (const line of wanted) {
+          const [item] = await tx.$queryRaw<ItemRow[]>`
+            UPDATE "inventory"."inventory_items"
+            SET "reserved" = "reserved" + ${line.quantity}, "version" = "version" + 1, "updated_at" = now()
+            WHERE "product_id" = ${line.productId}::uuid AND "on_hand" - "reserved" >= ${line.quantity}
+            RETURNING ${ITEM_COLUMNS}`;
+          if (!item) throw await this.shortage(tx, line);
+          await this.stock.record(tx, item, { deltaOnHand: 0, deltaReserved: line.quantity, reason: 'reserved', actor, orderId });
+        }
+        await tx.reservation.createMany({ data: wanted.map((line) => ({ orderId, ...line, expiresAt })) });
+        return summarize(orderId, await tx.reservation.findMany({ where: { orderId } }));
+      });
+    } catch (error) {
+      // A concurrent call for the same order won the race: its reservation is the answer.
+      if (isUniqueViolation(error)) {
+        const winner = await this.find(orderId);
+        if (winner) return winner;
+      }
+      throw error;
+    }
+  }
+
+  /** Gives the held stock back. Releasing an order that holds nothing (or nothing any more) changes nothing. */
+  release(actor: string, orderId: string, reason = 'released'): Promise<Reservation> {
+    assertUuid(orderId, 'orderId');
+    return this.settle(orderId, 'RELEASED', actor, reason);
+  }
+
+  /** The held stock leaves on-hand for good. Committing twice changes nothing; an expired reservation cannot be committed. */
+  async commit(actor: string, orderId: string): Promise<Reservation> {
+    assertUuid(orderId, 'orderId');
+    const result = await this.settle(orderId, 'COMMITTED', actor, 'committed');
+    if (result.status === 'COMMITTED') return result;
+    if (result.lines.length === 0) throw notFound('Reservation for order', orderId);
+    throw new AppError(ErrorCode.RESERVATION_EXPIRED, `The reservation of order ${orderId} was released (it expired or was cancelled); reserve again.`, { orderId });
+  }
+
+  /** Releases every reservation whose time is up; returns how many orders were released. */
+  async releaseExpired(limit = 100): Promise<number> {
+    const expired = await this.prisma.reservation.findMany({
+      where: { status: 'RESERVED', expiresAt: { lte: new Date() } },
+      select: { orderId: true },
+      distinct: ['orderId'],
+      take: limit,
+    });
+    for (const { orderId } of expired) {
+      await this.settle(orderId, 'RELEASED', 'system', 'reservation expired', { onlyExpired: true });
+    }
+    if (expired.length) this.logger.info({ orders: expired.length }, 'released expired reservations');
+    return expired.length;
+  }
+
+  private async settle(
+    orderId: string,
+    to: 'RELEASED' | 'COMMITTED',
+    actor: string,
+    reason: string,
+    options: { onlyExpired?: boolean } = {},
+  ): Promise<Reservation> {
+    await this.events.inTransaction(async (tx) => {
+      // The status flip locks the lines: of a concurrent release and commit, exactly one moves the stock.
+      const lines = await tx.$queryRaw<Array<{ productId: string; quantity: number }>>`
+        UPDATE "inventory"."reservations"
+        SET "status" = ${to}::"inventory"."ReservationStatus", "updated_at" = now()
+        WHERE "order_id" = ${orderId}::uuid AND "status" = 'RESERVED'
+          AND (${to}::text = 'RELEASED' OR "expires_at" > now())
+          AND (NOT ${options.onlyExpired ?? false}::boolean OR "expires_at" <= now())
+        RETURNING "product_id" AS "productId", "quantity"`;
+      lines.sort((a, b) => a.productId.localeCompare(b.productId));
+      for (const line of lines) {
+        const onHandDelta = to === 'COMMITTED' ? line.quantity : 0;
+        const [item] = await tx.$queryRaw<ItemRow[]>`
+          UPDATE "inventory"."inventory_items"
+          SET "reserved" = "reserved" - ${line.quantity}, "on_hand" = "on_hand" - ${onHandDelta},
+              "version" = "version" + 1, "updated_at" = now()
+          WHERE "product_id" = ${line.productId}::uuid
+          RETURNING ${ITEM_COLUMNS}`;
+        // The item was deleted meanwhile (only possible once nothing was reserved): nothing to give back.
+        if (!item) continue;
+        await this.stock.record(tx, item, { deltaOnHand: -onHandDelta, deltaReserved: -line.quantity, reason, actor, orderId });
+      }
+    });
+    return (await this.find(orderId)) ?? { orderId, status: 'RELEASED', lines: [], expiresAt: null };
+  }
+
+  private validateLines(lines: ReservationLineInput[]): ReservationLineInput[] {
+    if (lines.length === 0 || lines.length > MAX_LINES) throw badUserInput('lines', `An order reserves 1 to ${MAX_LINES} lines.`);
+    const seen = new Set<string>();
+    lines.forEach((line, i) => {
+      assertUuid(line.productId, `lines[${i}].productId`);
+      if (!Number.isInteger(line.quantity) || line.quantity < 1 || line.quantity > MAX_QUANTITY) {
+        throw badUserInput(`lines[${i}].quantity`, `A quantity is a whole number from 1 to ${MAX_QUANTITY}.`);
+      }
+      if (seen.has(line.productId)) throw badUserInput(`lines[${i}].productId`, `Product ${line.productId} appears twice; give one line per product.`);
+      seen.add(line.productId);
+    });
+    return [...lines].sort((a, b) => a.productId.localeCompare(b.productId));
+  }
+
+  private async shortage(tx: Tx, line: ReservationLineInput): Promise<AppError> {
+    const item = await tx.inventoryItem.findUnique({ where: { productId: line.productId } });
+    return outOfStock(line.productId, line.quantity, item ? item.onHand - item.reserved : 0);
+  }
+}
