@@ -52,34 +52,49 @@ export interface Stack {
   stop(): Promise<void>;
 }
 
+export interface StackOptions {
+  telegram?: FakeTelegram;
+  /** For every service. */
+  env?: Record<string, string | undefined>;
+  /** For one service only, e.g. `{ inventory: { REDIS_URL: proxy.url } }`. */
+  serviceEnv?: Partial<Record<SubgraphName | 'gateway', Record<string, string | undefined>>>;
+}
+
 /** The whole supergraph in this process, on free ports: five subgraphs and the gateway in front of them. */
-export async function startStack(options: { telegram?: FakeTelegram; env?: Record<string, string | undefined> } = {}): Promise<Stack> {
+export async function startStack(options: StackOptions = {}): Promise<Stack> {
   const env = testEnv({
     ...(options.telegram ? { TELEGRAM_BOT_TOKEN: options.telegram.token, TELEGRAM_API_BASE_URL: options.telegram.apiRoot } : {}),
     ...options.env,
   });
+  const envFor = (name: SubgraphName | 'gateway', extra: Record<string, string | undefined> = {}) => ({ ...env, ...extra, ...options.serviceEnv?.[name] });
   const servers: RunningServer[] = [];
+  const started = <T extends RunningServer>(server: T): T => {
+    servers.push(server);
+    return server;
+  };
   try {
-    const [auth, catalog, inventory, order, notification] = await Promise.all([
-      startAuthService(loadAuthConfig(env)),
-      startCatalogService(loadCatalogConfig(env)),
-      startInventoryService(loadInventoryConfig(env)),
-      startOrderService(loadOrderConfig(env)),
-      startNotificationService(loadNotificationConfig(env)),
+    const [auth, inventory, order, notification] = await Promise.all([
+      startAuthService(loadAuthConfig(envFor('auth'))).then(started),
+      startInventoryService(loadInventoryConfig(envFor('inventory'))).then(started),
+      startOrderService(loadOrderConfig(envFor('order'))).then(started),
+      startNotificationService(loadNotificationConfig(envFor('notification'))).then(started),
     ]);
-    servers.push(auth, catalog, inventory, order, notification);
+    // The catalog rebuilds its stock projection from the inventory, so it needs its address.
+    const catalog = started(await startCatalogService(loadCatalogConfig(envFor('catalog', { INVENTORY_URL: inventory.url }))));
     const urls = { auth: auth.url, catalog: catalog.url, inventory: inventory.url, order: order.url, notification: notification.url };
-    const gateway = await startGateway(
-      loadGatewayConfig({
-        ...env,
-        AUTH_URL: urls.auth,
-        CATALOG_URL: urls.catalog,
-        INVENTORY_URL: urls.inventory,
-        ORDER_URL: urls.order,
-        NOTIFICATION_URL: urls.notification,
-      }),
+    const gateway = started(
+      await startGateway(
+        loadGatewayConfig(
+          envFor('gateway', {
+            AUTH_URL: urls.auth,
+            CATALOG_URL: urls.catalog,
+            INVENTORY_URL: urls.inventory,
+            ORDER_URL: urls.order,
+            NOTIFICATION_URL: urls.notification,
+          }),
+        ),
+      ),
     );
-    servers.push(gateway);
     const jwt = await JwtService.create(loadGatewayConfig(env));
     return {
       env,
@@ -102,11 +117,14 @@ export async function startStack(options: { telegram?: FakeTelegram; env?: Recor
  * For a describe block: a fake Telegram Bot API and a stack pointed at it, started before its
  * tests and stopped after. Read `.stack` and `.telegram` inside the tests.
  */
-export function useStack(env: Record<string, string | undefined> = {}): { stack: Stack; telegram: FakeTelegram } {
+export function useStack(
+  env: Record<string, string | undefined> = {},
+  options: Omit<StackOptions, 'telegram' | 'env'> = {},
+): { stack: Stack; telegram: FakeTelegram } {
   const holder = {} as { stack: Stack; telegram: FakeTelegram };
   beforeAll(async () => {
     holder.telegram = await FakeTelegram.start();
-    holder.stack = await startStack({ telegram: holder.telegram, env });
+    holder.stack = await startStack({ ...options, telegram: holder.telegram, env });
   });
   afterAll(async () => {
     await holder.stack?.stop();

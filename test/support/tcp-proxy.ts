@@ -44,19 +44,20 @@ export async function startTcpProxy(target: { host: string; port: number } = { h
   });
   const { port } = server.address() as net.AddressInfo;
 
+  const block = () => {
+    blocked = true;
+    for (const socket of open) socket.destroy();
+    open.clear();
+  };
   return {
     port,
     url: `redis://127.0.0.1:${port}`,
-    block() {
-      blocked = true;
-      for (const socket of open) socket.destroy();
-      open.clear();
-    },
+    block,
     unblock() {
       blocked = false;
     },
     close() {
-      this.block();
+      block();
       return new Promise<void>((resolve) => server.close(() => resolve()));
     },
   };

@@ -15,7 +15,7 @@ export interface StreamConsumerOptions {
   handle: (event: EventEnvelope) => Promise<void>;
   blockMs?: number;
   batchSize?: number;
-  /** Entries pending this long (their consumer died, or the handler failed) are claimed and retried. */
+  /** Entries pending this long (their consumer died, or the handler failed) are claimed and retried: keep it above the slowest handler. */
   claimIdleMs?: number;
   /** An entry delivered more often than this goes to the `<stream>:dead` stream instead. */
   maxDeliveries?: number;

@@ -17,8 +17,8 @@ export interface NewEvent<K extends string> {
 
 /**
  * Writes an event to `"<schema>".outbox_events` inside the caller's transaction, so it exists
- * exactly when the change does. The `payload` column holds the whole envelope (the table has no
- * `source` column): the relay publishes what this returns.
+ * exactly when the change does. The table has no source column: the relay publishes its own
+ * `source` (by default the schema's name, which is the service's), so pass the same here.
  */
 export async function enqueueEvent<K extends string>(
   tx: Prisma.TransactionClient,
@@ -39,7 +39,7 @@ export async function enqueueEvent<K extends string>(
     event.id,
     input.stream,
     input.type,
-    JSON.stringify(event),
+    JSON.stringify(event.payload ?? null),
     event.occurredAt,
   );
   return event;
@@ -56,6 +56,8 @@ export interface OutboxRelayOptions {
   prisma: PrismaClient;
   redis: Redis;
   schema: string;
+  /** The producing service, published as each event's `source`; defaults to `schema`. */
+  source?: string;
   keyPrefix: string;
   logger: Logger;
   pollIntervalMs?: number;
@@ -75,6 +77,7 @@ interface OutboxRow {
   stream: string;
   type: string;
   payload: string;
+  occurred_at: string;
 }
 
 /**
@@ -84,6 +87,7 @@ interface OutboxRow {
  */
 export class OutboxRelay {
   private readonly table: string;
+  private readonly source: string;
   private readonly pollIntervalMs: number;
   private readonly batchSize: number;
   private readonly streamMaxLen: number;
@@ -99,6 +103,7 @@ export class OutboxRelay {
 
   constructor(private readonly options: OutboxRelayOptions) {
     this.table = schemaTable(options.schema, 'outbox_events');
+    this.source = options.source ?? options.schema;
     this.pollIntervalMs = options.pollIntervalMs ?? 500;
     this.batchSize = options.batchSize ?? 100;
     this.streamMaxLen = options.streamMaxLen ?? 100_000;
@@ -112,7 +117,8 @@ export class OutboxRelay {
     this.running = true;
     this.stopped = false;
     this.options.redis.on('ready', this.onRedisReady);
-    this.schedule(0);
+    // Not connected yet: the 'ready' event starts the first round.
+    if (this.options.redis.status === 'ready') this.schedule(0);
   }
 
   /** Publish soon: call after a transaction that enqueued events has committed. Kicks coalesce. */
@@ -184,7 +190,9 @@ export class OutboxRelay {
   }
 
   private publishBatch(): Promise<number> {
-    const { prisma, schema } = this.options;
+    const { prisma, redis, schema } = this.options;
+    // Commands queued while disconnected could run after we gave up on them: a needless duplicate.
+    if (redis.status !== 'ready') return Promise.reject(new Error(`Redis is not connected (${redis.status})`));
     return prisma.$transaction(
       async (tx) => {
         // One publisher per outbox at a time: each item's events reach the stream in commit order.
@@ -194,7 +202,9 @@ export class OutboxRelay {
         );
         if (!lock?.locked) return 0;
         const rows = await tx.$queryRawUnsafe<OutboxRow[]>(
-          `SELECT id::text AS id, stream, type, payload::text AS payload FROM ${this.table} WHERE published_at IS NULL ORDER BY seq LIMIT $1`,
+          `SELECT id::text AS id, stream, type, payload::text AS payload,
+                  to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS occurred_at
+             FROM ${this.table} WHERE published_at IS NULL ORDER BY seq LIMIT $1`,
           this.batchSize,
         );
         if (rows.length === 0) return 0;
@@ -211,8 +221,7 @@ export class OutboxRelay {
     const { redis, keyPrefix, live, logger } = this.options;
     const pipeline = redis.pipeline();
     for (const row of rows) {
-      const stored = JSON.parse(row.payload) as EventEnvelope;
-      const event: EventEnvelope = { id: row.id, type: row.type, source: stored.source, occurredAt: stored.occurredAt, payload: stored.payload };
+      const event: EventEnvelope = { id: row.id, type: row.type, source: this.source, occurredAt: row.occurred_at, payload: JSON.parse(row.payload) };
       pipeline.xadd(streamKey(keyPrefix, row.stream), 'MAXLEN', '~', this.streamMaxLen, '*', 'event', JSON.stringify(event));
       let message: LiveMessage | undefined;
       try {

@@ -1,0 +1,149 @@
+import { randomUUID } from 'node:crypto';
+import WebSocket from 'ws';
+import { useStack, type Stack } from '../../test/support/stack';
+import { login, randomPhone, type Session } from '../../test/support/login';
+import { firstErrorCode } from '../../test/support/graphql';
+import { subscribe, waitForListeners, wsClient } from '../../test/support/subscriptions';
+import { startGateway, type GatewayServer } from '../src/app';
+import { loadGatewayConfig } from '../src/config';
+import type { FakeTelegram } from '../../test/support/fake-telegram';
+
+const CREATE_PRODUCT = /* GraphQL */ `
+  mutation($input: CreateProductInput!) { createProduct(input: $input) { id name } }
+`;
+const CREATE_ITEM = /* GraphQL */ `
+  mutation($input: CreateInventoryItemInput!) { createInventoryItem(input: $input) { productId } }
+`;
+const ADJUST = /* GraphQL */ `
+  mutation($id: ID!, $delta: Int!) { adjustStock(productId: $id, delta: $delta, reason: "live test") { onHand } }
+`;
+const STOCK_UPDATED = /* GraphQL */ `
+  subscription Watch($ids: [ID!], $currency: Boolean!) {
+    live: stockUpdated(productIds: $ids) {
+      productId onHand reserved available at
+      product { name price { amount currency @include(if: $currency) } ...Sku }
+    }
+  }
+  fragment Sku on Product { sku }
+`;
+
+describe('live stock over websockets', () => {
+  const adminPhone = randomPhone();
+  const ctx = useStack({ ADMIN_PHONES: adminPhone });
+  let stack: Stack;
+  let telegram: FakeTelegram;
+  let admin: Session;
+
+  beforeAll(async () => {
+    ({ stack, telegram } = ctx);
+    admin = await login(stack, telegram, adminPhone);
+  });
+  const asAdmin = (query: string, variables: Record<string, unknown>) => stack.gql(query, variables, { token: admin.accessToken });
+
+  async function newProduct(name: string, onHand: number): Promise<string> {
+    const sku = `LIVE-${randomUUID().slice(0, 8)}`;
+    const created = await asAdmin(CREATE_PRODUCT, { input: { sku, name, category: 'live', price: { amount: 1999, currency: 'EUR' } } });
+    expect(created.errors).toBeUndefined();
+    const id = created.data!.createProduct.id as string;
+    expect((await asAdmin(CREATE_ITEM, { input: { productId: id, onHand } })).errors).toBeUndefined();
+    return id;
+  }
+
+  it('shows an admin\'s stock change to a subscriber, with the product\'s name and price from the catalog', async () => {
+    const productId = await newProduct('Walnut desk lamp', 5);
+    const client = wsClient(stack.gatewayUrl);
+    const watch = subscribe(client, STOCK_UPDATED, { ids: [productId], currency: true });
+    try {
+      await waitForListeners(stack.env.REDIS_KEY_PREFIX!, 'stockUpdated', 1);
+      await asAdmin(ADJUST, { id: productId, delta: 3 });
+      const result = await watch.next();
+      expect(result.errors).toBeUndefined();
+      expect(result.data).toEqual({
+        live: {
+          productId,
+          onHand: 8,
+          reserved: 0,
+          available: 8,
+          at: expect.any(String),
+          product: { name: 'Walnut desk lamp', price: { amount: 1999, currency: 'EUR' }, sku: expect.stringMatching(/^LIVE-/) },
+        },
+      });
+    } finally {
+      watch.close();
+      await client.dispose();
+    }
+  });
+
+  it('sends only the products asked for, and every product when none are named', async () => {
+    const watched = await newProduct('Oak shelf', 1);
+    const other = await newProduct('Pine shelf', 1);
+    const client = wsClient(stack.gatewayUrl, admin.accessToken);
+    const onlyWatched = subscribe(client, STOCK_UPDATED, { ids: [watched], currency: false });
+    const everything = subscribe(client, `subscription { stockUpdated { productId } }`);
+    try {
+      await waitForListeners(stack.env.REDIS_KEY_PREFIX!, 'stockUpdated', 1);
+      await asAdmin(ADJUST, { id: other, delta: 1 });
+      await asAdmin(ADJUST, { id: watched, delta: 2 });
+      expect((await onlyWatched.next()).data!.live.productId).toBe(watched);
+      const seen = [(await everything.next()).data!.stockUpdated.productId, (await everything.next()).data!.stockUpdated.productId];
+      expect(seen).toEqual([other, watched]);
+      expect(onlyWatched.results).toHaveLength(1);
+      expect(onlyWatched.results[0]!.data!.live.product.price).toEqual({ amount: 1999 });
+    } finally {
+      onlyWatched.close();
+      everything.close();
+      await client.dispose();
+    }
+  });
+
+  it('reaches a subscriber on another gateway process', async () => {
+    const second: GatewayServer = await startGateway(
+      loadGatewayConfig({ ...stack.env, AUTH_URL: stack.urls.auth, CATALOG_URL: stack.urls.catalog, INVENTORY_URL: stack.urls.inventory, ORDER_URL: stack.urls.order, NOTIFICATION_URL: stack.urls.notification }),
+    );
+    const productId = await newProduct('Brass door handle', 10);
+    const client = wsClient(second.url);
+    const watch = subscribe(client, STOCK_UPDATED, { ids: [productId], currency: false });
+    try {
+      await waitForListeners(stack.env.REDIS_KEY_PREFIX!, 'stockUpdated', 1);
+      await asAdmin(ADJUST, { id: productId, delta: -4 }); // through the first gateway
+      expect((await watch.next()).data!.live).toMatchObject({ productId, onHand: 6, product: { name: 'Brass door handle' } });
+    } finally {
+      watch.close();
+      await client.dispose();
+      await second.stop();
+    }
+  });
+
+  it('closes the socket with 4403 when connection_init carries a bad token', async () => {
+    const socket = new WebSocket(stack.gatewayUrl.replace(/^http/, 'ws'), 'graphql-transport-ws');
+    const closed = new Promise<number>((resolve) => socket.on('close', (code) => resolve(code)));
+    socket.on('open', () => socket.send(JSON.stringify({ type: 'connection_init', payload: { authorization: 'Bearer not-a-token' } })));
+    expect(await closed).toBe(4403);
+  });
+
+  it('closes the socket with 4403 for a refresh token too', async () => {
+    const socket = new WebSocket(stack.gatewayUrl.replace(/^http/, 'ws'), 'graphql-transport-ws');
+    const closed = new Promise<number>((resolve) => socket.on('close', (code) => resolve(code)));
+    socket.on('open', () => socket.send(JSON.stringify({ type: 'connection_init', payload: { authorization: `Bearer ${admin.refreshToken}` } })));
+    expect(await closed).toBe(4403);
+  });
+
+  it('keeps the gateway\'s event field away from clients', async () => {
+    const response = await stack.gql(`query { _stockUpdateFromEvent(event: "{}") { productId } }`, {}, { token: admin.accessToken });
+    expect(firstErrorCode(response)).toBe('FORBIDDEN');
+    const hidden = await stack.gql(`query { ... on Query { _stockUpdateFromEvent(event: "{}") { productId } } }`);
+    expect(firstErrorCode(hidden)).toBe('FORBIDDEN');
+  });
+
+  it('answers a subscription to an unknown field with an error, not a dropped socket', async () => {
+    const client = wsClient(stack.gatewayUrl);
+    const watch = subscribe(client, `subscription { nope { id } }`);
+    try {
+      const error = (await watch.error) as Array<{ message: string }>;
+      expect(error[0]!.message).toMatch(/nope/);
+    } finally {
+      watch.close();
+      await client.dispose();
+    }
+  });
+});
