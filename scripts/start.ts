@@ -12,6 +12,9 @@ import dotenv from 'dotenv';
 import Redis from 'ioredis';
 import { applyMigrations } from './db/schema-engine';
 import { startEmbeddedPostgres } from './db/embedded-postgres';
+import { seedDemoData } from './seed';
+import { JwtService, jwtConfigShape } from '../kernel/src/jwt';
+import { loadConfig } from '../kernel/src/config';
 
 const ROOT = path.resolve(__dirname, '..');
 const DATA_DIR = path.join(ROOT, '.data');
@@ -169,6 +172,11 @@ async function main(): Promise<void> {
   await Promise.all(SERVICES.map(launch));
   await launch(GATEWAY);
   const gatewayPort = Number(env.GATEWAY_PORT ?? GATEWAY.port);
+  if (env.SEED_DEMO_DATA !== 'false') {
+    const jwt = await JwtService.create(loadConfig(jwtConfigShape, env));
+    const created = await seedDemoData(`http://127.0.0.1:${gatewayPort}/graphql`, jwt);
+    if (created) say(`Seeded ${created} demo products with stock (SEED_DEMO_DATA=false to skip).`);
+  }
   say(`Supergraph ready: http://127.0.0.1:${gatewayPort}/graphql  (Apollo Sandbox in a browser; Ctrl-C stops everything)`);
 }
 

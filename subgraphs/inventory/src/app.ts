@@ -1,5 +1,6 @@
 import path from 'node:path';
 import { openInfrastructure } from '../../../kernel/src/infrastructure';
+import { createPrisma } from '../../../kernel/src/prisma';
 import { loadTypeDefs, startSubgraph, type RunningServer } from '../../../kernel/src/server';
 import { OutboxRelay } from '../../../kernel/src/events/outbox';
 import { liveChannel, type EventEnvelope, type StockChanged } from '../../../kernel/src/events/envelope';
@@ -18,8 +19,10 @@ export interface InventoryServer extends RunningServer {
 export async function startInventoryService(config: InventoryConfig): Promise<InventoryServer> {
   const infra = await openInfrastructure('inventory', config);
   const { prisma, redis, logger } = infra;
+  // The relay polls on a small pool of its own, so publishing never waits behind requests (nor counts as theirs).
+  const relayPrisma = createPrisma(config.DATABASE_URL, { max: 2 });
   const relay = new OutboxRelay({
-    prisma,
+    prisma: relayPrisma,
     redis,
     schema: 'inventory',
     keyPrefix: config.REDIS_KEY_PREFIX,
@@ -50,6 +53,7 @@ export async function startInventoryService(config: InventoryConfig): Promise<In
     onStop: async () => {
       clearInterval(sweeper);
       await relay.stop();
+      await relayPrisma.$disconnect();
       await infra.close();
     },
     context: (base) => createInventoryContext(base, { stock, reservations }),

@@ -1,0 +1,110 @@
+import os from 'node:os';
+import { randomUUID } from 'node:crypto';
+import type { PrismaClient, Tx } from '../../../kernel/src/prisma';
+import type { Redis } from '../../../kernel/src/redis';
+import type { Logger } from '../../../kernel/src/logger';
+import { StreamConsumer } from '../../../kernel/src/events/consumer';
+import { processOnce } from '../../../kernel/src/events/idempotency';
+import { isEvent, type EventEnvelope } from '../../../kernel/src/events/envelope';
+
+const CONSUMER_GROUP = 'catalog-stock-projection';
+const PAGE_SIZE = 500;
+
+export interface InventoryReader {
+  url: string;
+  serviceToken(): Promise<string>;
+}
+
+/**
+ * Keeps `Product.inStock` in line with the inventory: from its StockChanged events (durable stream,
+ * at least once, deduplicated by event id, stale versions dropped), and by a full resync from the
+ * inventory at start and every so often, which repairs whatever a lost event left behind.
+ */
+export class StockProjection {
+  private readonly consumer: StreamConsumer;
+  private resyncTimer?: NodeJS.Timeout;
+  private resyncing?: Promise<void>;
+
+  constructor(
+    private readonly prisma: PrismaClient,
+    redis: Redis,
+    keyPrefix: string,
+    private readonly inventory: InventoryReader,
+    private readonly logger: Logger,
+    private readonly resyncIntervalMs: number,
+  ) {
+    this.consumer = new StreamConsumer({
+      redis,
+      keyPrefix,
+      stream: 'inventory',
+      group: CONSUMER_GROUP,
+      consumer: `catalog:${os.hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`,
+      logger,
+      handle: (event) => this.handle(event),
+    });
+  }
+
+  start(): void {
+    this.consumer.start();
+    this.resyncing = this.resyncSafely();
+    this.resyncTimer = setInterval(() => {
+      this.resyncing ??= this.resyncSafely().finally(() => (this.resyncing = undefined));
+    }, this.resyncIntervalMs);
+  }
+
+  async stop(): Promise<void> {
+    clearInterval(this.resyncTimer);
+    await this.consumer.stop();
+    await this.resyncing;
+  }
+
+  private async handle(event: EventEnvelope): Promise<void> {
+    if (!isEvent(event, 'StockChanged')) return;
+    const { productId, available, version } = event.payload;
+    await processOnce(this.prisma, 'catalog', CONSUMER_GROUP, event.id, (tx) => this.apply(tx, productId, available > 0, version));
+  }
+
+  /** Only a newer version wins: events may arrive out of order or twice. */
+  private async apply(tx: Tx | PrismaClient, productId: string, inStock: boolean, version: number): Promise<void> {
+    await tx.$executeRaw`
+      UPDATE "catalog"."products" SET "in_stock" = ${inStock}, "stock_version" = ${version}
+      WHERE "id" = ${productId}::uuid AND "stock_version" < ${version}`;
+  }
+
+  /** Reads every inventory item, page by page, and applies what is newer than the projection. */
+  async resync(): Promise<number> {
+    let after: string | null = null;
+    let seen = 0;
+    for (;;) {
+      const page = await this.fetchItems(after);
+      for (const item of page) await this.apply(this.prisma, item.productId, item.available > 0, item.version);
+      seen += page.length;
+      if (page.length < PAGE_SIZE) return seen;
+      after = page.at(-1)!.productId;
+    }
+  }
+
+  private async resyncSafely(): Promise<void> {
+    try {
+      const items = await this.resync();
+      this.logger.debug({ items }, 'stock projection resynced from the inventory');
+    } catch (error) {
+      this.logger.warn({ err: error instanceof Error ? error.message : error }, 'stock resync failed; the event stream still applies, next resync retries');
+    }
+  }
+
+  private async fetchItems(after: string | null): Promise<Array<{ productId: string; available: number; version: number }>> {
+    const response = await fetch(this.inventory.url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${await this.inventory.serviceToken()}` },
+      body: JSON.stringify({
+        query: 'query($first: Int!, $after: ID) { inventoryItems(first: $first, after: $after) { productId available version } }',
+        variables: { first: PAGE_SIZE, after },
+      }),
+      signal: AbortSignal.timeout(10_000),
+    });
+    const body = (await response.json()) as { data?: { inventoryItems: Array<{ productId: string; available: number; version: number }> }; errors?: unknown };
+    if (!body.data) throw new Error(`inventory answered ${response.status}: ${JSON.stringify(body.errors)}`);
+    return body.data.inventoryItems;
+  }
+}

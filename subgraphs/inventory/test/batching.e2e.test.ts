@@ -1,0 +1,72 @@
+import { randomUUID } from 'node:crypto';
+import { useStack, type Stack } from '../../../test/support/stack';
+import { login, randomPhone, type Session } from '../../../test/support/login';
+import type { FakeTelegram } from '../../../test/support/fake-telegram';
+
+const PAGE = /* GraphQL */ `
+  query($category: String!, $first: Int!) {
+    products(filter: { category: $category }, sort: PRICE_ASC, first: $first) {
+      totalCount
+      edges { node { id name price { amount } inStock stock { onHand available lowStockThreshold } } }
+    }
+  }
+`;
+
+describe('no N+1: a page of products with their stock costs a fixed number of queries', () => {
+  const adminPhone = randomPhone();
+  // No background sweeps during the measurement.
+  const ctx = useStack({ ADMIN_PHONES: adminPhone, RESERVATION_SWEEP_INTERVAL_MS: '3600000' });
+  let stack: Stack;
+  let telegram: FakeTelegram;
+  let admin: Session;
+  const category = `batching-${randomUUID().slice(0, 8)}`;
+
+  beforeAll(async () => {
+    ({ stack, telegram } = ctx);
+    admin = await login(stack, telegram, adminPhone);
+    for (let i = 0; i < 60; i++) {
+      const created = await stack.gql(
+        `mutation($input: CreateProductInput!) { createProduct(input: $input) { id } }`,
+        { input: { sku: `${category}-${i}`, name: `Batch item ${i}`, category, price: { amount: 100 + i } } },
+        { token: admin.accessToken },
+      );
+      const id = created.data!.createProduct.id;
+      if (i % 3 !== 0) {
+        await stack.gql(`mutation($input: CreateInventoryItemInput!) { createInventoryItem(input: $input) { productId } }`, { input: { productId: id, onHand: i } }, { token: admin.accessToken });
+      }
+    }
+    // Let the inStock projection settle, so its writes don't land in the measurement.
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+  });
+
+  async function cost(first: number) {
+    const before = { catalog: stack.servers.catalog.queryCount!(), inventory: stack.servers.inventory.queryCount!() };
+    const response = await stack.gql(PAGE, { category, first });
+    expect(response.errors).toBeUndefined();
+    expect(response.data!.products.edges).toHaveLength(first);
+    return {
+      catalog: stack.servers.catalog.queryCount!() - before.catalog,
+      inventory: stack.servers.inventory.queryCount!() - before.inventory,
+      data: response.data!.products,
+    };
+  }
+
+  it('resolves every product\'s stock', async () => {
+    const { data } = await cost(50);
+    expect(data.totalCount).toBe(60);
+    const withStock = data.edges.filter((e: any) => e.node.stock !== null);
+    expect(withStock.length).toBeGreaterThan(30);
+    expect(data.edges.find((e: any) => e.node.name === 'Batch item 0').node.stock).toBeNull();
+    expect(data.edges.find((e: any) => e.node.name === 'Batch item 5').node.stock).toEqual({ onHand: 5, available: 5, lowStockThreshold: 5 });
+  });
+
+  it('costs the same for 5 products as for 50', async () => {
+    await cost(5); // warm-up
+    const small = await cost(5);
+    const large = await cost(50);
+    expect(large.catalog).toBe(small.catalog);
+    expect(large.inventory).toBe(small.inventory);
+    expect(large.catalog).toBeLessThanOrEqual(3);
+    expect(large.inventory).toBe(1);
+  });
+});
