@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import net from 'node:net';
 import { startAuthService } from '../../subgraphs/auth/src/app';
 import { loadAuthConfig } from '../../subgraphs/auth/src/config';
 import { startCatalogService } from '../../subgraphs/catalog/src/app';
@@ -60,46 +61,55 @@ export interface StackOptions {
   serviceEnv?: Partial<Record<SubgraphName | 'gateway', Record<string, string | undefined>>>;
 }
 
+/** A port nothing listens on right now (services call each other, so each needs its address before it starts). */
+export async function freePort(): Promise<number> {
+  const server = net.createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as net.AddressInfo;
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+const SUBGRAPHS: SubgraphName[] = ['auth', 'catalog', 'inventory', 'order', 'notification'];
+
 /** The whole supergraph in this process, on free ports: five subgraphs and the gateway in front of them. */
 export async function startStack(options: StackOptions = {}): Promise<Stack> {
+  const ports = Object.fromEntries(await Promise.all(SUBGRAPHS.map(async (name) => [name, await freePort()] as const))) as Record<SubgraphName, number>;
+  const urls = Object.fromEntries(SUBGRAPHS.map((name) => [name, `http://127.0.0.1:${ports[name]}/graphql`])) as Record<SubgraphName, string>;
   const env = testEnv({
     ...(options.telegram ? { TELEGRAM_BOT_TOKEN: options.telegram.token, TELEGRAM_API_BASE_URL: options.telegram.apiRoot } : {}),
+    AUTH_PORT: String(ports.auth),
+    CATALOG_PORT: String(ports.catalog),
+    INVENTORY_PORT: String(ports.inventory),
+    ORDER_PORT: String(ports.order),
+    NOTIFICATION_PORT: String(ports.notification),
+    AUTH_URL: urls.auth,
+    CATALOG_URL: urls.catalog,
+    INVENTORY_URL: urls.inventory,
+    ORDER_URL: urls.order,
+    NOTIFICATION_URL: urls.notification,
     ...options.env,
   });
-  const envFor = (name: SubgraphName | 'gateway', extra: Record<string, string | undefined> = {}) => ({ ...env, ...extra, ...options.serviceEnv?.[name] });
+  const envFor = (name: SubgraphName | 'gateway') => ({ ...env, ...options.serviceEnv?.[name] });
   const servers: RunningServer[] = [];
   const started = <T extends RunningServer>(server: T): T => {
     servers.push(server);
     return server;
   };
   try {
-    const [auth, inventory, order, notification] = await Promise.all([
+    const [auth, catalog, inventory, order, notification] = await Promise.all([
       startAuthService(loadAuthConfig(envFor('auth'))).then(started),
+      startCatalogService(loadCatalogConfig(envFor('catalog'))).then(started),
       startInventoryService(loadInventoryConfig(envFor('inventory'))).then(started),
       startOrderService(loadOrderConfig(envFor('order'))).then(started),
       startNotificationService(loadNotificationConfig(envFor('notification'))).then(started),
     ]);
-    // The catalog rebuilds its stock projection from the inventory, so it needs its address.
-    const catalog = started(await startCatalogService(loadCatalogConfig(envFor('catalog', { INVENTORY_URL: inventory.url }))));
-    const urls = { auth: auth.url, catalog: catalog.url, inventory: inventory.url, order: order.url, notification: notification.url };
-    const gateway = started(
-      await startGateway(
-        loadGatewayConfig(
-          envFor('gateway', {
-            AUTH_URL: urls.auth,
-            CATALOG_URL: urls.catalog,
-            INVENTORY_URL: urls.inventory,
-            ORDER_URL: urls.order,
-            NOTIFICATION_URL: urls.notification,
-          }),
-        ),
-      ),
-    );
+    const gateway = started(await startGateway(loadGatewayConfig(envFor('gateway'))));
     const jwt = await JwtService.create(loadGatewayConfig(env));
     return {
       env,
       gatewayUrl: gateway.url,
-      urls,
+      urls: { auth: auth.url, catalog: catalog.url, inventory: inventory.url, order: order.url, notification: notification.url },
       servers: { auth, catalog, inventory, order, notification },
       serviceToken: (service = 'order') => jwt.signService(service),
       gql: (query, variables, requestOptions) => graphql(gateway.url, query, variables, requestOptions),

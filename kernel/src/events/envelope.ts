@@ -36,14 +36,42 @@ export interface StockChanged {
   at: string;
 }
 
+/** An order at one of its milestones (the same shape for each order event). */
+export interface OrderEvent {
+  orderId: string;
+  /** SO-000042 */
+  number: string;
+  userId: string;
+  status: 'PENDING' | 'AWAITING_CONFIRMATION' | 'CONFIRMED' | 'FULFILLED' | 'CANCELLED' | 'FAILED';
+  totalAmount: number;
+  currency: string;
+  lines: Array<{ productId: string; productName: string; quantity: number; unitPriceAmount: number }>;
+  /** Why it was cancelled or failed. */
+  reason: string | null;
+  /** Until when the user can confirm (OrderPlaced). */
+  confirmationDeadline: string | null;
+  /** ISO 8601: when it happened. */
+  at: string;
+}
+
 /** Each event type, its stream and its payload. */
 export interface EventPayloads {
   StockChanged: StockChanged;
+  /** Stock is reserved and the user is asked to confirm. */
+  OrderPlaced: OrderEvent;
+  OrderConfirmed: OrderEvent;
+  /** Cancelled by the user, by the confirmation timing out, or failed (out of stock, a failing step): see status and reason. */
+  OrderCancelled: OrderEvent;
+  OrderFulfilled: OrderEvent;
 }
 export type EventType = keyof EventPayloads;
 
 export const EVENT_STREAMS: { readonly [K in EventType]: string } = {
   StockChanged: 'inventory',
+  OrderPlaced: 'order',
+  OrderConfirmed: 'order',
+  OrderCancelled: 'order',
+  OrderFulfilled: 'order',
 };
 
 /** Narrows an envelope by its type name (the producer is trusted to send the matching payload). */

@@ -1,6 +1,5 @@
-import net from 'node:net';
 import { FakeTelegram } from '../../../test/support/fake-telegram';
-import { startStack, useStack, type Stack } from '../../../test/support/stack';
+import { freePort, startStack, useStack, type Stack } from '../../../test/support/stack';
 import { bindTelegram, login, randomPhone, REQUEST_OTP, requestCode, VERIFY_OTP } from '../../../test/support/login';
 import { firstErrorCode } from '../../../test/support/graphql';
 
@@ -93,14 +92,6 @@ describe('login through Telegram, end to end through the gateway', () => {
   });
 });
 
-async function freePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as net.AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
-
 describe('login with the bot in webhook mode', () => {
   let telegram: FakeTelegram;
   let stack: Stack;
@@ -112,6 +103,7 @@ describe('login with the bot in webhook mode', () => {
       telegram,
       env: {
         AUTH_PORT: String(port),
+        AUTH_URL: `http://127.0.0.1:${port}/graphql`,
         TELEGRAM_WEBHOOK_URL: `http://127.0.0.1:${port}/telegram/webhook`,
         TELEGRAM_WEBHOOK_SECRET: 'webhook-secret-0123456789',
       },

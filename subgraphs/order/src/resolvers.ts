@@ -15,6 +15,7 @@ export const resolvers: GraphQLResolverMap<OrderContext> = {
   },
   Order: {
     __resolveReference: (ref: { id: string }, { identity, orders }: OrderContext) => orders.findVisible(identity, ref.id),
+    number: (order: Order) => `SO-${order.seq.toString().padStart(6, '0')}`,
     user: (order: Order) => ({ id: order.userId }),
     total: (order: Order) => ({ amount: order.totalAmount, currency: order.currency }),
   },
