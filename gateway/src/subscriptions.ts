@@ -116,7 +116,11 @@ export class SubscriptionServer {
     return mapAsyncIterator(source, async (event) => {
       if (!route.accepts(rootArgs, event, context.identity)) return undefined;
       const variables = { ...(args.variableValues ?? {}), [EVENT_VARIABLE]: JSON.stringify(event) };
-      return this.executeThroughGateway({ ...args, variableValues: variables }, query);
+      const result = await this.executeThroughGateway({ ...args, variableValues: variables }, query);
+      // The owning subgraph found nothing this subscriber may see: send nothing rather than a null.
+      const alias = root.alias?.value ?? root.name.value;
+      if (!result.errors && (result.data as Record<string, unknown> | null | undefined)?.[alias] == null) return undefined;
+      return result;
     });
   }
 
