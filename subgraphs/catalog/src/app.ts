@@ -1,15 +1,32 @@
 import path from 'node:path';
 import { openInfrastructure } from '../../../kernel/src/infrastructure';
 import { loadTypeDefs, startSubgraph, type RunningServer } from '../../../kernel/src/server';
+import type { PrismaClient } from '../../../kernel/src/prisma';
 import type { CatalogConfig } from './config';
+import { ProductListing } from './listing';
 import { ProductService } from './products';
-import { createCatalogContext, resolvers } from './resolvers';
+import { createCatalogContext, resolvers, type CatalogServices } from './resolvers';
+import { StockProjection } from './stock-projection';
 
 export const CATALOG_SCHEMA_FILE = path.resolve(__dirname, '../schema.graphql');
 
+/** The catalog's services over one database client. */
+export function createCatalogServices(prisma: PrismaClient): CatalogServices {
+  return { products: new ProductService(prisma), listing: new ProductListing(prisma) };
+}
+
 export async function startCatalogService(config: CatalogConfig): Promise<RunningServer> {
   const infra = await openInfrastructure('catalog', config);
-  const products = new ProductService(infra.prisma);
+  const services = createCatalogServices(infra.prisma);
+  const projection = new StockProjection(
+    infra.prisma,
+    infra.redis,
+    config.REDIS_KEY_PREFIX,
+    { url: config.INVENTORY_URL, serviceToken: () => infra.jwt.signService('catalog') },
+    infra.logger,
+    config.CATALOG_STOCK_RESYNC_SECONDS * 1000,
+  );
+  projection.start();
   return startSubgraph({
     name: 'catalog',
     typeDefs: loadTypeDefs(CATALOG_SCHEMA_FILE),
@@ -19,7 +36,11 @@ export async function startCatalogService(config: CatalogConfig): Promise<Runnin
     port: config.CATALOG_PORT,
     host: config.CATALOG_HOST,
     readiness: infra.readiness,
-    onStop: infra.close,
-    context: (base) => createCatalogContext(base, products),
+    queryCount: infra.queryCount,
+    onStop: async () => {
+      await projection.stop();
+      await infra.close();
+    },
+    context: (base) => createCatalogContext(base, services),
   });
 }

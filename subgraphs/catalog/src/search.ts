@@ -35,38 +35,33 @@ export function rememberWords(prisma: PrismaClient, texts: ReadonlyArray<string 
     INSERT INTO catalog.search_words (word) SELECT unnest(${words}::text[]) ON CONFLICT DO NOTHING`;
 }
 
-/** A search turned into a PostgreSQL tsquery (its text form), and the corrections made to misspelt words. */
-export interface CompiledSearch {
-  /** Null when nothing searchable is left (only stop words such as "the"): nothing matches. */
-  tsquery: string | null;
-  corrections: Record<string, string>;
-}
-
 /**
  * Full-text search over the products' `search_vector` (name A, category B, description C; English stemming).
  * Every word must match. A word that is not in the dictionary of known words (`catalog.search_words`)
  * may also match as the most similar known word (pg_trgm, similarity >= pg_trgm.similarity_threshold,
  * 0.3 by default), and the last word also matches as a prefix unless the search ends with a space.
+ *
+ * Returns the search as a SQL expression of type tsquery, to run inside the statement that uses it (no
+ * round trip of its own). Null when the search has no words; the expression is NULL when they are all
+ * stop words ("the and of"), and then nothing matches.
  */
-export class ProductSearch {
-  constructor(private readonly prisma: PrismaClient) {}
+export function searchQuery(search: string, field = 'filter.search'): Prisma.Sql | null {
+  if (search.length > MAX_SEARCH_LENGTH) throw badUserInput(field, `The search must be at most ${MAX_SEARCH_LENGTH} characters long.`);
+  const words = wordsOf(search);
+  if (words.length > MAX_SEARCH_WORDS) throw badUserInput(field, `The search can have at most ${MAX_SEARCH_WORDS} words.`);
+  if (words.length === 0) return null;
 
-  /** One query: stems each word, looks up a correction for unknown ones, and returns the tsquery to run. */
-  async compile(search: string, field = 'filter.search'): Promise<CompiledSearch> {
-    if (search.length > MAX_SEARCH_LENGTH) throw badUserInput(field, `The search must be at most ${MAX_SEARCH_LENGTH} characters long.`);
-    const words = wordsOf(search);
-    if (words.length > MAX_SEARCH_WORDS) throw badUserInput(field, `The search can have at most ${MAX_SEARCH_WORDS} words.`);
-    if (words.length === 0) return { tsquery: null, corrections: {} };
-
-    const last = words.at(-1)!;
-    const prefix = !/\s$/.test(search) && last.length >= MIN_PREFIX_LENGTH;
-    const correctable = words.map((word) => word.length >= MIN_CORRECTABLE_LENGTH && !NUMBER.test(word));
-    // `%` (pg_trgm, in public) uses the trigram GIN index on search_words; the EXISTS is a primary-key probe.
-    const rows = await this.prisma.$queryRaw<Array<{ word: string; term: string; correction: string | null }>>`
-      SELECT w.word,
+  const last = words.at(-1)!;
+  const prefix = !/\s$/.test(search) && last.length >= MIN_PREFIX_LENGTH;
+  const correctable = words.map((word) => word.length >= MIN_CORRECTABLE_LENGTH && !NUMBER.test(word));
+  // Per word: its stem (a prefix for the last one) or, for a word the dictionary does not know, the
+  // most similar known word. `%` (pg_trgm, in public) uses the trigram GIN index on search_words.
+  return Prisma.sql`(
+    SELECT (string_agg('(' || t.term || ')', ' & ' ORDER BY t.ord) FILTER (WHERE t.term <> ''))::tsquery
+    FROM (
+      SELECT w.ord,
              (to_tsquery('english', w.word || CASE WHEN w.ord = ${words.length} AND ${prefix} THEN ':*' ELSE '' END)
-               || coalesce(to_tsquery('english', fix.word), ''::tsquery))::text AS term,
-             fix.word AS correction
+               || coalesce(to_tsquery('english', fix.word), ''::tsquery))::text AS term
       FROM unnest(${words}::text[], ${correctable}::boolean[]) WITH ORDINALITY AS w(word, correctable, ord)
       LEFT JOIN LATERAL (
         SELECT s.word FROM catalog.search_words s
@@ -76,12 +71,8 @@ export class ProductSearch {
         ORDER BY public.similarity(s.word, w.word) DESC, s.word
         LIMIT 1
       ) fix ON true
-      ORDER BY w.ord`;
-
-    const terms = rows.map((row) => row.term).filter((term) => term !== '');
-    const corrections = Object.fromEntries(rows.filter((row) => row.correction).map((row) => [row.word, row.correction!]));
-    return { tsquery: terms.length ? terms.map((term) => `(${term})`).join(' & ') : null, corrections };
-  }
+    ) t
+  )`;
 }
 
 /** Relevance weights for D, C, B, A: a word in the name counts 2.5x one in the category and 5x one in the description. */

@@ -1,0 +1,387 @@
+/**
+ * npm run bench:catalog: how fast is product search with 100,000 products?
+ *
+ * Creates its own database (shop_bench_*) on TEST_DATABASE_SERVER_URL's server, applies the
+ * migrations, seeds a reproducible catalog, starts the catalog subgraph and a gateway as child
+ * processes (as `npm start` does), measures a search query with autocannon on loopback straight at
+ * the subgraph and through the gateway, prints the numbers, writes them to docs/benchmarks.md, and
+ * drops the database.
+ *
+ *   npm run bench:catalog                    # the whole run
+ *   npm run bench:catalog -- --explain       # also print EXPLAIN ANALYZE of each statement for a few searches
+ *   npm run bench:catalog -- --no-write      # do not touch docs/benchmarks.md
+ *   npm run bench:catalog -- --keep          # keep the database afterwards (to profile it), print its URL
+ *
+ * Tunables (environment): BENCH_PRODUCTS (100000), BENCH_DURATION seconds per scenario (12),
+ * BENCH_CONNECTIONS (10), BENCH_WARMUP seconds (3).
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import fs from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import pg from 'pg';
+import autocannon from 'autocannon';
+import { applyMigrations, dropDatabase, ensureDatabase, parseDatabaseUrl, withDatabase } from '../db/schema-engine';
+import { JwtService } from '../../kernel/src/jwt';
+import { createPrisma, Prisma, type PrismaClient } from '../../kernel/src/prisma';
+import { dictionaryWords } from '../../subgraphs/catalog/src/search';
+import { createCatalogServices } from '../../subgraphs/catalog/src/app';
+import { CATEGORIES, SEARCHES, seedProduct, seededRandom, type SeedProduct } from './catalog-data';
+
+const ROOT = path.resolve(__dirname, '../..');
+const DOC_FILE = path.join(ROOT, 'docs/benchmarks.md');
+const SECTION_START = '<!-- bench:catalog:start -->';
+const SECTION_END = '<!-- bench:catalog:end -->';
+const SEED = 20261124;
+const TARGET_P95_MS = 20;
+
+const PRODUCTS = Number(process.env.BENCH_PRODUCTS ?? 100_000);
+const DURATION = Number(process.env.BENCH_DURATION ?? 12);
+const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 10);
+const WARMUP = Number(process.env.BENCH_WARMUP ?? 3);
+const EXPLAIN = process.argv.includes('--explain');
+const WRITE_DOC = !process.argv.includes('--no-write');
+const KEEP = process.argv.includes('--keep');
+
+export const QUERY = /* GraphQL */ `query Search($search: String!, $category: String!) {
+  products(filter: { search: $search, category: $category, inStock: true }, first: 20) {
+    totalCount
+    edges { node { id name price { amount } } }
+  }
+}`;
+
+const say = (line: string) => console.log(`[bench] ${line}`);
+
+// ---------- database ----------
+
+function pgConfig(databaseUrl: string): pg.PoolConfig {
+  const { schema: _schema, ...config } = parseDatabaseUrl(databaseUrl);
+  return config;
+}
+
+const INSERT_PRODUCTS = `
+  INSERT INTO catalog.products (id, sku, name, description, category, price_amount, currency, attributes, images, in_stock, created_at, updated_at)
+  SELECT gen_random_uuid(), t.sku, t.name, t.description, t.category, t.price, 'USD', t.attributes::jsonb,
+         ARRAY(SELECT jsonb_array_elements_text(t.images::jsonb)), t.in_stock, t.created_at, t.created_at
+  FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::int[], $6::text[], $7::text[], $8::boolean[], $9::timestamptz[])
+    AS t(sku, name, description, category, price, attributes, images, in_stock, created_at)`;
+
+/** Multi-row inserts of 5,000 products on two connections; the search_vector trigger does the rest. */
+async function seed(databaseUrl: string, count: number): Promise<{ words: number }> {
+  const pool = new pg.Pool({ ...pgConfig(databaseUrl), max: 2 });
+  try {
+    const random = seededRandom(SEED);
+    const now = Date.now();
+    const products = Array.from({ length: count }, (_, i) => seedProduct(i + 1, random, now));
+    const batches: SeedProduct[][] = [];
+    for (let i = 0; i < products.length; i += 5000) batches.push(products.slice(i, i + 5000));
+    let done = 0;
+    const insert = async (batch: SeedProduct[]) => {
+      await pool.query(INSERT_PRODUCTS, [
+        batch.map((p) => p.sku),
+        batch.map((p) => p.name),
+        batch.map((p) => p.description),
+        batch.map((p) => p.category),
+        batch.map((p) => p.priceAmount),
+        batch.map((p) => JSON.stringify(p.attributes)),
+        batch.map((p) => JSON.stringify(p.images)),
+        batch.map((p) => p.inStock),
+        batch.map((p) => p.createdAt),
+      ]);
+      done += batch.length;
+      if (done % 20_000 === 0 || done === count) say(`  ${done.toLocaleString('en')} products`);
+    };
+    const queue = [...batches];
+    await Promise.all([0, 1].map(async () => {
+      for (let batch = queue.shift(); batch; batch = queue.shift()) await insert(batch);
+    }));
+
+    // The dictionary for typo correction, with the tokenizer the catalog itself uses.
+    const words = dictionaryWords(products.flatMap((p) => [p.name, p.category, p.description]));
+    for (let i = 0; i < words.length; i += 10_000) {
+      await pool.query('INSERT INTO catalog.search_words (word) SELECT unnest($1::text[]) ON CONFLICT DO NOTHING', [words.slice(i, i + 10_000)]);
+    }
+    await pool.query('VACUUM (ANALYZE) catalog.products');
+    await pool.query('VACUUM (ANALYZE) catalog.search_words');
+    return { words: words.length };
+  } finally {
+    await pool.end();
+  }
+}
+
+/** EXPLAIN ANALYZE of every statement the catalog runs for a few searches, run through its own services. */
+async function explain(databaseUrl: string): Promise<void> {
+  const base = createPrisma(databaseUrl, { max: 2 });
+  try {
+    const explaining = base.$extends({
+      query: {
+        $queryRaw: async ({ args, query }) => {
+          const plan = await base.$queryRaw<Array<{ 'QUERY PLAN': string }>>(Prisma.sql`EXPLAIN (ANALYZE, BUFFERS) ${args}`);
+          console.log(plan.map((row) => `    ${row['QUERY PLAN']}`).join('\n'));
+          return query(args);
+        },
+      },
+    }) as unknown as PrismaClient;
+    const { listing } = createCatalogServices(explaining);
+    for (const { search, category } of [SEARCHES[0]!, SEARCHES[2]!, SEARCHES[9]!]) {
+      say(`EXPLAIN ANALYZE for ${JSON.stringify({ search, category })}:`);
+      const page = await listing.list({ filter: { search, category, inStock: true }, first: 20 });
+      await page.totalCount();
+    }
+  } finally {
+    await base.$disconnect();
+  }
+}
+
+// ---------- services ----------
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as net.AddressInfo;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+interface Service {
+  name: string;
+  child: ChildProcess;
+  url: string;
+}
+
+async function startService(name: string, entry: string, env: Record<string, string>, port: number, readyPath: string): Promise<Service> {
+  const child = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, entry)], {
+    cwd: ROOT,
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'inherit', 'inherit'],
+  });
+  const deadline = Date.now() + 60_000;
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null) throw new Error(`${name} exited with code ${child.exitCode} while starting`);
+    try {
+      if ((await fetch(`http://127.0.0.1:${port}${readyPath}`, { signal: AbortSignal.timeout(1000) })).ok) {
+        return { name, child, url: `http://127.0.0.1:${port}/graphql` };
+      }
+    } catch {
+      // not listening yet
+    }
+    await new Promise((resolve) => setTimeout(resolve, 250));
+  }
+  child.kill('SIGTERM');
+  throw new Error(`${name} was not ready on port ${port} after 60 s`);
+}
+
+function stopService(service: Service): Promise<void> {
+  return new Promise((resolve) => {
+    if (service.child.exitCode !== null) return resolve();
+    const timer = setTimeout(() => service.child.kill('SIGKILL'), 10_000);
+    service.child.once('exit', () => {
+      clearTimeout(timer);
+      resolve();
+    });
+    service.child.kill('SIGTERM');
+  });
+}
+
+// ---------- measuring ----------
+
+interface Measurement {
+  target: string;
+  connections: number;
+  requests: number;
+  perSecond: number;
+  p50: number;
+  p95: number;
+  p99: number;
+  max: number;
+  failures: number;
+}
+
+const percentile = (sorted: number[], q: number) => sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))] ?? NaN;
+
+async function measure(target: string, url: string, headers: Record<string, string>, bodies: string[], connections: number, duration: number): Promise<Measurement> {
+  let next = 0;
+  const latencies: number[] = [];
+  const instance = autocannon({
+    url,
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...headers },
+    connections,
+    duration,
+    requests: [{ setupRequest: (request) => ({ ...request, body: bodies[next++ % bodies.length] }) }],
+    // A GraphQL error comes with HTTP 200: count it as a failure too.
+    verifyBody: (body) => body.startsWith('{"data":{"products"') && !body.includes('"errors"'),
+  });
+  instance.on('response', (_client, _status, _bytes, responseTime) => latencies.push(responseTime));
+  const result = await instance;
+  latencies.sort((a, b) => a - b);
+  return {
+    target,
+    connections,
+    requests: latencies.length,
+    perSecond: latencies.length / result.duration,
+    p50: percentile(latencies, 0.5),
+    p95: percentile(latencies, 0.95),
+    p99: percentile(latencies, 0.99),
+    max: latencies.at(-1) ?? NaN,
+    failures: result.errors + result.timeouts + result.non2xx + result.mismatches,
+  };
+}
+
+/** Each search once, checked: no errors, and what it finds (typos included). */
+async function checkSearches(url: string, headers: Record<string, string>): Promise<Array<{ search: string; category: string; totalCount: number; top: string }>> {
+  return Promise.all(
+    SEARCHES.map(async ({ search, category }) => {
+      const variables = { search, category };
+      const response = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify({ query: QUERY, variables }) });
+      const body = (await response.json()) as { data?: { products: { totalCount: number; edges: Array<{ node: { name: string } }> } }; errors?: unknown };
+      if (!body.data) throw new Error(`${JSON.stringify(variables)} failed: ${JSON.stringify(body.errors)}`);
+      return { ...variables, totalCount: body.data.products.totalCount, top: body.data.products.edges[0]?.node.name ?? '(none)' };
+    }),
+  );
+}
+
+// ---------- report ----------
+
+const ms = (value: number) => `${value.toFixed(1)} ms`;
+
+function table(measurements: Measurement[]): string {
+  const rows = measurements.map(
+    (m) => `| ${m.target} | ${m.connections} | ${Math.round(m.perSecond).toLocaleString('en')} | ${ms(m.p50)} | ${ms(m.p95)} | ${ms(m.p99)} | ${ms(m.max)} | ${m.requests.toLocaleString('en')} | ${m.failures} |`,
+  );
+  return ['| target | connections | requests/s | p50 | p95 | p99 | max | requests | failures |', '|---|---:|---:|---:|---:|---:|---:|---:|---:|', ...rows].join('\n');
+}
+
+async function postgresVersion(databaseUrl: string): Promise<string> {
+  const client = new pg.Client(pgConfig(databaseUrl));
+  await client.connect();
+  try {
+    return ((await client.query<{ server_version: string }>('SHOW server_version')).rows[0]?.server_version ?? '?').split(' ')[0]!;
+  } finally {
+    await client.end();
+  }
+}
+
+function writeSection(section: string): void {
+  const block = `${SECTION_START}\n${section}\n${SECTION_END}`;
+  const current = fs.existsSync(DOC_FILE)
+    ? fs.readFileSync(DOC_FILE, 'utf8')
+    : '# Benchmarks\n\nMeasured on one machine, load generator included: numbers to compare runs with each other, not capacity promises.\nEach section is rewritten by its script.\n';
+  const start = current.indexOf(SECTION_START);
+  const end = current.indexOf(SECTION_END);
+  const next = start >= 0 && end > start ? current.slice(0, start) + block + current.slice(end + SECTION_END.length) : `${current.trimEnd()}\n\n${block}\n`;
+  fs.mkdirSync(path.dirname(DOC_FILE), { recursive: true });
+  fs.writeFileSync(DOC_FILE, next);
+}
+
+// ---------- the run ----------
+
+async function main(): Promise<void> {
+  const serverUrl = process.env.TEST_DATABASE_SERVER_URL ?? 'postgresql://postgres@127.0.0.1:5432/postgres';
+  const databaseUrl = withDatabase(serverUrl, `shop_bench_${Date.now()}_${randomBytes(4).toString('hex')}`);
+  const services: Service[] = [];
+  let cleaning: Promise<void> | undefined;
+  const cleanUp = () =>
+    (cleaning ??= (async () => {
+      // The gateway first: it may still be forwarding a request autocannon gave up on.
+      for (const service of [...services].reverse()) await stopService(service);
+      if (KEEP) return say(`database kept: ${databaseUrl}`);
+      await dropDatabase(databaseUrl);
+      say('database dropped');
+    })());
+  process.once('SIGINT', () => void cleanUp().finally(() => process.exit(130)));
+
+  try {
+    say(`database ${new URL(databaseUrl).pathname.slice(1)}`);
+    await ensureDatabase(databaseUrl);
+    await applyMigrations(databaseUrl);
+
+    let started = Date.now();
+    say(`seeding ${PRODUCTS.toLocaleString('en')} products`);
+    const { words } = await seed(databaseUrl, PRODUCTS);
+    const seedSeconds = (Date.now() - started) / 1000;
+    say(`seeded in ${seedSeconds.toFixed(1)} s (${words.toLocaleString('en')} dictionary words), analyzed`);
+    if (EXPLAIN) await explain(databaseUrl);
+
+    const jwtSecret = randomBytes(32).toString('hex');
+    const [catalogPort, gatewayPort] = [await freePort(), await freePort()];
+    const env = {
+      NODE_ENV: 'production',
+      LOG_LEVEL: 'warn',
+      DATABASE_URL: databaseUrl,
+      JWT_SECRET: jwtSecret,
+      REDIS_KEY_PREFIX: `bench:${randomBytes(4).toString('hex')}:`,
+    };
+    started = Date.now();
+    const catalog = await startService('catalog', 'subgraphs/catalog/src/main.ts', { ...env, CATALOG_PORT: String(catalogPort) }, catalogPort, '/ready');
+    services.push(catalog);
+    const gateway = await startService('gateway', 'gateway/src/main.ts', { ...env, GATEWAY_PORT: String(gatewayPort), CATALOG_URL: catalog.url }, gatewayPort, '/health');
+    services.push(gateway);
+    say(`catalog ${catalog.url}, gateway ${gateway.url} (started in ${((Date.now() - started) / 1000).toFixed(1)} s)`);
+
+    // What the gateway sends a subgraph is a signed token; a service token costs the subgraph the same verification.
+    const jwt = await JwtService.create({ ALGORITHM: 'HS256', JWT_SECRET: jwtSecret, JWT_ISSUER: 'shop-auth', ACCESS_TOKEN_EXPIRE_MINUTES: 30, REFRESH_TOKEN_EXPIRE_MINUTES: 60 });
+    const subgraphHeaders = async () => ({ authorization: `Bearer ${await jwt.signService('bench')}` });
+
+    const checked = await checkSearches(catalog.url, await subgraphHeaders());
+    const viaGateway = await checkSearches(gateway.url, {});
+    if (JSON.stringify(viaGateway) !== JSON.stringify(checked)) throw new Error('the gateway and the subgraph answered differently');
+    console.table(checked);
+
+    const bodies = SEARCHES.map(({ search, category }) => JSON.stringify({ query: QUERY, variables: { search, category } }));
+    // One connection: the latency of a search on an idle system. CONNECTIONS: the throughput when
+    // saturated, where latency is mostly queueing (autocannon keeps every connection busy).
+    const measurements: Measurement[] = [];
+    for (const [target, url, headers] of [
+      ['subgraph', catalog.url, await subgraphHeaders()],
+      ['gateway', gateway.url, {}],
+    ] as const) {
+      say(`${target}: warming up ${WARMUP} s, then ${DURATION} s with 1 and with ${CONNECTIONS} connections`);
+      await measure(target, url, headers, bodies, CONNECTIONS, WARMUP);
+      for (const connections of [1, CONNECTIONS]) measurements.push(await measure(target, url, headers, bodies, connections, DURATION));
+    }
+    console.log(`\n${table(measurements)}\n`);
+    const verdicts = measurements
+      .filter((m) => m.target === 'subgraph')
+      .map((m) => `${m.connections} connection${m.connections > 1 ? 's' : ''}: ${m.p95 < TARGET_P95_MS ? 'met' : 'MISSED'} (p95 ${ms(m.p95)})`);
+    const verdict = verdicts.join('; ');
+    say(`target p95 < ${TARGET_P95_MS} ms at the subgraph: ${verdict}`);
+    if (measurements.some((m) => m.failures > 0)) throw new Error('some requests failed: see the failures column');
+
+    if (WRITE_DOC) {
+      const cpus = os.cpus();
+      const section = [
+        '## Catalog search (`npm run bench:catalog`)',
+        '',
+        `Run on ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC. Command: \`npm run bench:catalog\` (per target: a ${WARMUP} s warm-up, then ${DURATION} s with 1 connection and ${DURATION} s with ${CONNECTIONS}).`,
+        '',
+        `Machine: ${cpus.length} cores (${cpus[0]?.model.trim() ?? 'unknown CPU'}), ${Math.round(os.totalmem() / 2 ** 30)} GB RAM, ${os.type()} ${os.release()}; Node ${process.version}, PostgreSQL ${await postgresVersion(databaseUrl)}. autocannon, the catalog subgraph, the gateway and PostgreSQL share those cores, on loopback.`,
+        '',
+        `Data: ${PRODUCTS.toLocaleString('en')} generated products (seed ${SEED}) in ${CATEGORIES.length} categories, ~70% in stock, ${words.toLocaleString('en')} dictionary words; seeded and analyzed in ${seedSeconds.toFixed(0)} s.`,
+        '',
+        `Query: \`products(filter: { search, category, inStock: true }, first: 20) { totalCount edges { node { id name price { amount } } } }\`, rotating through ${SEARCHES.length} searches, ${SEARCHES.filter((s) => s.kind === 'typo').length} of them misspelt and ${SEARCHES.filter((s) => s.kind === 'prefix').length} a bare prefix (see \`scripts/bench/catalog-data.ts\`). The subgraph is called with a service token, the gateway anonymously.`,
+        '',
+        table(measurements),
+        '',
+        `Target (p95 under ${TARGET_P95_MS} ms at the subgraph): ${verdict}. With one connection the latency is the service time of a search;`,
+        `with ${CONNECTIONS}, every connection always has a request in flight, so latency is mostly queueing behind the others (about connections / throughput).`,
+      ].join('\n');
+      writeSection(section);
+      say(`wrote ${path.relative(ROOT, DOC_FILE)}`);
+    }
+  } finally {
+    await cleanUp();
+  }
+}
+
+if (require.main === module) {
+  main().catch((error: unknown) => {
+    console.error(`[bench] ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
+    process.exitCode = 1;
+  });
+}

@@ -1,0 +1,202 @@
+import { Prisma, type PrismaClient, type Product } from '../../../kernel/src/prisma';
+import { badUserInput } from '../../../kernel/src/errors';
+import { isUuid } from '../../../kernel/src/ids';
+import { decodeCursor, encodeCursor } from '../../../kernel/src/pagination';
+import { RANK_WEIGHTS, searchQuery } from './search';
+
+export type ProductSort = 'RELEVANCE' | 'PRICE_ASC' | 'PRICE_DESC' | 'NEWEST';
+
+export interface ProductFilter {
+  search?: string | null;
+  category?: string | null;
+  minPrice?: number | null;
+  maxPrice?: number | null;
+  inStock?: boolean | null;
+  attributes?: Array<{ key: string; value: unknown }> | null;
+}
+
+export interface ProductListArgs {
+  filter?: ProductFilter | null;
+  sort?: ProductSort | null;
+  first?: number | null;
+  after?: string | null;
+}
+
+export interface ProductConnection {
+  edges: Array<{ cursor: string; node: Product }>;
+  pageInfo: { hasNextPage: boolean; endCursor: string | null };
+  /** Matching products on all pages; counted only when asked for. */
+  totalCount: () => Promise<number>;
+}
+
+export const MAX_PAGE_SIZE = 100;
+const DEFAULT_PAGE_SIZE = 20;
+const MAX_ATTRIBUTE_FILTERS = 20;
+
+/** Every sort is a keyset on (key, id), both in the same direction, so a row comparison continues after a cursor. */
+interface SortOrder {
+  /** The sort key of `p` (catalog.products); `tsquery` is set when searching. */
+  key: (tsquery: Prisma.Sql | null) => Prisma.Sql;
+  direction: 'ASC' | 'DESC';
+  /** Checks a key read back from a cursor and makes it a typed SQL parameter. */
+  param: (key: unknown) => Prisma.Sql | undefined;
+}
+
+const finiteNumber = (key: unknown) => (typeof key === 'number' && Number.isFinite(key) ? Prisma.sql`${key}::float8` : undefined);
+const price = (key: unknown) => (Number.isInteger(key) && (key as number) >= 0 && (key as number) <= 2 ** 31 - 1 ? Prisma.sql`${key}::int` : undefined);
+const timestamp = (key: unknown) =>
+  typeof key === 'string' && !Number.isNaN(Date.parse(key)) ? Prisma.sql`${new Date(key).toISOString()}::timestamptz` : undefined;
+
+const SORTS: Record<ProductSort, SortOrder> = {
+  // float8, so the key survives the trip through a JSON cursor exactly.
+  RELEVANCE: { key: (q) => Prisma.sql`ts_rank_cd(${RANK_WEIGHTS}, p.search_vector, ${q})::float8`, direction: 'DESC', param: finiteNumber },
+  PRICE_ASC: { key: () => Prisma.sql`p.price_amount`, direction: 'ASC', param: price },
+  PRICE_DESC: { key: () => Prisma.sql`p.price_amount`, direction: 'DESC', param: price },
+  NEWEST: { key: () => Prisma.sql`p.created_at`, direction: 'DESC', param: timestamp },
+};
+
+/** The columns of a product under their Prisma names, so a raw row is a `Product`. */
+const PRODUCT_COLUMNS = Prisma.sql`p.id, p.sku, p.name, p.description, p.category, p.price_amount AS "priceAmount", p.currency,
+  p.attributes, p.images, p.in_stock AS "inStock", p.stock_version AS "stockVersion", p.deleted_at AS "deletedAt",
+  p.created_at AS "createdAt", p.updated_at AS "updatedAt"`;
+
+type PageRow = Product & { sortKey: number | Date };
+
+interface Cursor {
+  sort: ProductSort;
+  key: Prisma.Sql;
+  id: string;
+}
+
+function readCursor(after: string, sort: ProductSort): Cursor {
+  const value = decodeCursor(after, 'after') as Record<string, unknown>;
+  const key = SORTS[sort].param(value.k);
+  if (value.s !== sort || typeof value.id !== 'string' || !isUuid(value.id) || !key) {
+    throw badUserInput('after', `"${after}" is not a cursor of this list: pass the endCursor of the previous page, with the same sort.`);
+  }
+  return { sort, key, id: value.id };
+}
+
+function writeCursor(sort: ProductSort, row: PageRow): string {
+  return encodeCursor({ s: sort, k: row.sortKey instanceof Date ? row.sortKey.toISOString() : row.sortKey, id: row.id });
+}
+
+function pageSize(first: number | null | undefined): number {
+  const size = first ?? DEFAULT_PAGE_SIZE;
+  if (!Number.isInteger(size) || size < 1 || size > MAX_PAGE_SIZE) throw badUserInput('first', `\`first\` must be between 1 and ${MAX_PAGE_SIZE}.`);
+  return size;
+}
+
+/** The filter as SQL conditions on `p`, except the search itself. */
+function filterConditions(filter: ProductFilter): Prisma.Sql[] {
+  const conditions = [Prisma.sql`p.deleted_at IS NULL`];
+  if (filter.category != null) conditions.push(Prisma.sql`p.category = ${filter.category}`);
+  const { minPrice, maxPrice } = filter;
+  if (minPrice != null && minPrice < 0) throw badUserInput('filter.minPrice', '`minPrice` must not be negative.');
+  if (maxPrice != null && maxPrice < 0) throw badUserInput('filter.maxPrice', '`maxPrice` must not be negative.');
+  if (minPrice != null && maxPrice != null && minPrice > maxPrice) throw badUserInput('filter.maxPrice', '`maxPrice` must not be below `minPrice`.');
+  if (minPrice != null) conditions.push(Prisma.sql`p.price_amount >= ${minPrice}::int`);
+  if (maxPrice != null) conditions.push(Prisma.sql`p.price_amount <= ${maxPrice}::int`);
+  if (filter.inStock != null) conditions.push(Prisma.sql`p.in_stock = ${filter.inStock}`);
+  const attributes = filter.attributes ?? [];
+  if (attributes.length > MAX_ATTRIBUTE_FILTERS) throw badUserInput('filter.attributes', `At most ${MAX_ATTRIBUTE_FILTERS} attribute filters.`);
+  attributes.forEach(({ key, value }, i) => {
+    if (!key) throw badUserInput(`filter.attributes[${i}].key`, 'An attribute filter needs a key.');
+    conditions.push(Prisma.sql`p.attributes @> ${JSON.stringify({ [key]: value })}::jsonb`);
+  });
+  return conditions;
+}
+
+const once = <T>(fn: () => Promise<T>) => {
+  let result: Promise<T> | undefined;
+  return () => (result ??= fn());
+};
+
+/**
+ * The `products` list: filters, sorts, Relay keyset pagination. A cursor carries the sort key and
+ * the id of the last row, so inserts made while a client walks the pages never shift them.
+ */
+export class ProductListing {
+  constructor(private readonly prisma: PrismaClient) {}
+
+  async list(args: ProductListArgs): Promise<ProductConnection> {
+    const first = pageSize(args.first);
+    const filter = args.filter ?? {};
+    const conditions = filterConditions(filter);
+    // A search without words ("", "!?") is no search; one of stop words only ("the") matches nothing.
+    const tsquery = filter.search != null ? searchQuery(filter.search) : null;
+    // Without a search there is no relevance: the newest come first.
+    const sort: ProductSort = args.sort === 'RELEVANCE' || !args.sort ? (tsquery ? 'RELEVANCE' : 'NEWEST') : args.sort;
+    const cursor = args.after ? readCursor(args.after, sort) : undefined;
+    return tsquery ? this.searchPage(conditions, tsquery, sort, first, cursor) : this.browse(conditions, sort, first, cursor);
+  }
+
+  /** No search: the page walks an index where one fits (created_at, category + price); the count runs only if asked for. */
+  private async browse(conditions: Prisma.Sql[], sort: ProductSort, first: number, cursor: Cursor | undefined): Promise<ProductConnection> {
+    const order = SORTS[sort];
+    const key = order.key(null);
+    const where = Prisma.join(conditions, ' AND ');
+    const rows = await this.prisma.$queryRaw<PageRow[]>`
+      SELECT ${key} AS "sortKey", ${PRODUCT_COLUMNS}
+      FROM catalog.products p
+      WHERE ${where} AND ${this.after(key, Prisma.sql`p.id`, order, cursor)}
+      ORDER BY ${key} ${Prisma.raw(order.direction)}, p.id ${Prisma.raw(order.direction)}
+      LIMIT ${first + 1}`;
+    const totalCount = once(async () => {
+      const [row] = await this.prisma.$queryRaw<Array<{ total: number }>>`SELECT count(*)::int AS total FROM catalog.products p WHERE ${where}`;
+      return row!.total;
+    });
+    return this.connection(rows, sort, first, totalCount);
+  }
+
+  /**
+   * A search: every match needs its rank anyway, so the matches are collected once (id and sort key),
+   * counted, and the page is cut from them; one statement.
+   */
+  private async searchPage(conditions: Prisma.Sql[], tsquery: Prisma.Sql, sort: ProductSort, first: number, cursor: Cursor | undefined): Promise<ProductConnection> {
+    const order = SORTS[sort];
+    const direction = Prisma.raw(order.direction);
+    const query = Prisma.sql`(SELECT query FROM search)`;
+    // `search` is computed once; the page is cut from the matches before the join, so only its rows are read again in full.
+    const rows = await this.prisma.$queryRaw<Array<PageRow & { total: number }>>`
+      WITH search AS MATERIALIZED (SELECT ${tsquery} AS query),
+      matches AS MATERIALIZED (
+        SELECT p.id, ${order.key(query)} AS sort_key
+        FROM catalog.products p
+        WHERE ${Prisma.join([...conditions, Prisma.sql`p.search_vector @@ ${query}`], ' AND ')}
+      )
+      SELECT counted.total, page.sort_key AS "sortKey", ${PRODUCT_COLUMNS}
+      FROM (SELECT count(*)::int AS total FROM matches) counted
+      LEFT JOIN (
+        SELECT m.id, m.sort_key FROM matches m
+        WHERE ${this.after(Prisma.sql`m.sort_key`, Prisma.sql`m.id`, order, cursor)}
+        ORDER BY m.sort_key ${direction}, m.id ${direction}
+        LIMIT ${first + 1}
+      ) page ON true
+      LEFT JOIN catalog.products p ON p.id = page.id
+      ORDER BY page.sort_key ${direction}, page.id ${direction}`;
+    const total = rows[0]?.total ?? 0;
+    return this.connection(
+      rows.filter((row) => row.id !== null),
+      sort,
+      first,
+      async () => total,
+    );
+  }
+
+  /** The keyset condition: rows strictly after the cursor in (key, id) order. */
+  private after(key: Prisma.Sql, id: Prisma.Sql, order: SortOrder, cursor: Cursor | undefined): Prisma.Sql {
+    if (!cursor) return Prisma.sql`TRUE`;
+    const comparison = Prisma.raw(order.direction === 'ASC' ? '>' : '<');
+    return Prisma.sql`(${key}, ${id}) ${comparison} (${cursor.key}, ${cursor.id}::uuid)`;
+  }
+
+  private connection(rows: PageRow[], sort: ProductSort, first: number, totalCount: () => Promise<number>): ProductConnection {
+    const page = rows.slice(0, first);
+    const edges = page.map((row) => {
+      const { sortKey: _sortKey, total: _total, ...node } = row as PageRow & { total?: number };
+      return { cursor: writeCursor(sort, row), node: node as Product };
+    });
+    return { edges, pageInfo: { hasNextPage: rows.length > first, endCursor: edges.at(-1)?.cursor ?? null }, totalCount };
+  }
+}

@@ -1,0 +1,123 @@
+import { randomBytes } from 'node:crypto';
+import { createPrisma } from '../../../kernel/src/prisma';
+import type { GraphQLResponse } from '../../../test/support/graphql';
+import type { Stack } from '../../../test/support/stack';
+
+/** What the catalog tests read back of a product. */
+export const PRODUCT_FIELDS = 'id sku name description category price { amount currency } attributes images inStock createdAt updatedAt';
+
+export const CREATE_PRODUCT = /* GraphQL */ `
+  mutation Create($input: CreateProductInput!) { createProduct(input: $input) { ${PRODUCT_FIELDS} } }
+`;
+export const UPDATE_PRODUCT = /* GraphQL */ `
+  mutation Update($id: ID!, $input: UpdateProductInput!) { updateProduct(id: $id, input: $input) { ${PRODUCT_FIELDS} } }
+`;
+export const DELETE_PRODUCT = /* GraphQL */ `mutation Delete($id: ID!) { deleteProduct(id: $id) { id } }`;
+export const PRODUCT = /* GraphQL */ `query Product($id: ID!) { product(id: $id) { ${PRODUCT_FIELDS} } }`;
+export const PRODUCT_BY_SKU = /* GraphQL */ `query BySku($sku: String!) { productBySku(sku: $sku) { ${PRODUCT_FIELDS} } }`;
+export const PRODUCTS = /* GraphQL */ `
+  query Products($filter: ProductFilter, $sort: ProductSort, $first: Int, $after: String) {
+    products(filter: $filter, sort: $sort, first: $first, after: $after) {
+      totalCount
+      edges { cursor node { id sku name category price { amount currency } inStock createdAt } }
+      pageInfo { hasNextPage endCursor }
+    }
+  }
+`;
+
+export interface ProductNode {
+  id: string;
+  sku: string;
+  name: string;
+  description?: string | null;
+  category: string;
+  price: { amount: number; currency: string };
+  inStock: boolean;
+  createdAt: string;
+  updatedAt?: string;
+  [field: string]: unknown;
+}
+
+export interface ProductPage {
+  totalCount: number;
+  edges: Array<{ cursor: string; node: ProductNode }>;
+  pageInfo: { hasNextPage: boolean; endCursor: string | null };
+}
+
+/** A short random tag: tests share one database, so each one names its own category and SKUs with it. */
+export const uniqueTag = () => randomBytes(4).toString('hex');
+
+/** A random made-up word of lowercase letters: no other test's product or dictionary entry resembles it. */
+export function randomWord(length = 10): string {
+  const letters = 'abcdefghijklmnopqrstuvwxyz';
+  return Array.from(randomBytes(length), (byte) => letters[byte % letters.length]).join('');
+}
+
+let skuCounter = 0;
+export const uniqueSku = (prefix = 'T') => `${prefix}-${uniqueTag()}-${++skuCounter}`;
+
+export interface ProductDraft {
+  sku?: string;
+  name: string;
+  category: string;
+  description?: string | null;
+  price?: { amount: number; currency?: string };
+  attributes?: unknown;
+  images?: string[];
+}
+
+/** Creates a product through the gateway as `token` (an admin); fails the test on any error. */
+export async function createProduct(stack: Stack, token: string, draft: ProductDraft): Promise<ProductNode> {
+  const input = { sku: uniqueSku(), price: { amount: 1000 }, ...draft };
+  const response = await stack.gql(CREATE_PRODUCT, { input }, { token });
+  if (response.errors) throw new Error(`createProduct failed: ${JSON.stringify(response.errors)}`);
+  return response.data!.createProduct as ProductNode;
+}
+
+/** One after the other, so `createdAt` follows the order given. */
+export async function createProducts(stack: Stack, token: string, drafts: ProductDraft[]): Promise<ProductNode[]> {
+  const created: ProductNode[] = [];
+  for (const draft of drafts) created.push(await createProduct(stack, token, draft));
+  return created;
+}
+
+export async function listProducts(stack: Stack, variables: Record<string, unknown>, token?: string): Promise<ProductPage> {
+  const response = await stack.gql(PRODUCTS, variables, { token });
+  if (response.errors) throw new Error(`products failed: ${JSON.stringify(response.errors)}`);
+  return response.data!.products as ProductPage;
+}
+
+export const names = (page: ProductPage) => page.edges.map((edge) => edge.node.name);
+
+/** The first error's code and field, for compact assertions. */
+export const refusal = (response: GraphQLResponse<unknown>) => ({
+  code: response.errors?.[0]?.extensions?.code,
+  field: response.errors?.[0]?.extensions?.field,
+});
+
+/** Walks every page of a list and returns the nodes in order. */
+export async function walkAll(stack: Stack, variables: Record<string, unknown>, onPage?: (page: ProductPage) => Promise<void>): Promise<ProductNode[]> {
+  const nodes: ProductNode[] = [];
+  let after: string | null = null;
+  for (let pages = 0; pages < 1000; pages++) {
+    const page = await listProducts(stack, { ...variables, after });
+    nodes.push(...page.edges.map((edge) => edge.node));
+    await onPage?.(page);
+    if (!page.pageInfo.hasNextPage) return nodes;
+    after = page.pageInfo.endCursor;
+  }
+  throw new Error('more than 1000 pages: the walk does not end');
+}
+
+/**
+ * Direct database access for what the catalog API cannot do by design: `inStock` comes from the
+ * inventory's stock events, so tests set it here the way that projection would.
+ */
+export function catalogDatabase() {
+  const prisma = createPrisma(process.env.DATABASE_URL!, { max: 2 });
+  return {
+    prisma,
+    setInStock: (ids: string[], inStock: boolean) => prisma.product.updateMany({ where: { id: { in: ids } }, data: { inStock } }),
+    close: () => prisma.$disconnect(),
+  };
+}
