@@ -31,8 +31,13 @@ import type { Prisma as PrismaTypes } from '../../generated/prisma/client';
 /** The client inside `prisma.$transaction(async (tx) => ...)`. */
 export type Tx = PrismaTypes.TransactionClient;
 
-/** True for a unique-constraint violation (Prisma P2002, or PostgreSQL 23505 from raw SQL). */
+/**
+ * True for a unique-constraint violation: Prisma's P2002 from model queries, or (from raw SQL through
+ * the driver adapter) P2010 whose adapter error is a UniqueConstraintViolation / SQLSTATE 23505.
+ */
 export function isUniqueViolation(error: unknown): boolean {
-  const e = error as { code?: string; meta?: { code?: string }; cause?: { code?: string } } | null;
-  return e?.code === 'P2002' || e?.code === '23505' || e?.meta?.code === '23505' || e?.cause?.code === '23505';
+  const e = error as { code?: string; meta?: { driverAdapterError?: { cause?: { kind?: string; originalCode?: string } } }; cause?: { code?: string } } | null;
+  if (e?.code === 'P2002' || e?.code === '23505' || e?.cause?.code === '23505') return true;
+  const cause = e?.meta?.driverAdapterError?.cause;
+  return cause?.kind === 'UniqueConstraintViolation' || cause?.originalCode === '23505';
 }
