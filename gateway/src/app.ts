@@ -71,6 +71,8 @@ export async function startGateway(config: GatewayConfig, logger: Logger = creat
     gateway,
     formatError: formatError(logger),
     includeStacktraceInErrorResponses: false,
+    // runService handles SIGINT/SIGTERM and stops everything in order.
+    stopOnTerminationSignals: false,
     introspection: true,
     plugins: [
       ApolloServerPluginDrainHttpServer({ httpServer }),

@@ -61,6 +61,8 @@ export async function startSubgraph<TContext extends BaseContext>(options: Subgr
     schema: buildSubgraphSchema([{ typeDefs: options.typeDefs, resolvers: options.resolvers as GraphQLResolverMap<unknown> }]),
     formatError: formatError(logger),
     includeStacktraceInErrorResponses: false,
+    // runService handles SIGINT/SIGTERM and stops everything in order.
+    stopOnTerminationSignals: false,
     // No Apollo Studio here: inline traces would only cost time.
     plugins: [ApolloServerPluginDrainHttpServer({ httpServer }), ApolloServerPluginInlineTraceDisabled()],
   });
