@@ -49,7 +49,7 @@ const timestamp = (key: unknown) =>
 
 const SORTS: Record<ProductSort, SortOrder> = {
   // float8, so the key survives the trip through a JSON cursor exactly.
-  RELEVANCE: { key: (q) => Prisma.sql`ts_rank_cd(${RANK_WEIGHTS}, p.search_vector, ${q})::float8`, direction: 'DESC', param: finiteNumber },
+  RELEVANCE: { key: (q) => Prisma.sql`ts_rank(${RANK_WEIGHTS}, p.search_vector, ${q})::float8`, direction: 'DESC', param: finiteNumber },
   PRICE_ASC: { key: () => Prisma.sql`p.price_amount`, direction: 'ASC', param: price },
   PRICE_DESC: { key: () => Prisma.sql`p.price_amount`, direction: 'DESC', param: price },
   NEWEST: { key: () => Prisma.sql`p.created_at`, direction: 'DESC', param: timestamp },
