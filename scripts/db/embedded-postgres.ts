@@ -27,6 +27,7 @@ export async function startEmbeddedPostgres({ dataDir = '.data/pglite', port = 5
   const inMemory = dataDir.startsWith('memory://');
   if (!inMemory) mkdirSync(path.resolve(dataDir), { recursive: true });
   const db = await PGlite.create({ dataDir: inMemory ? dataDir : path.resolve(dataDir), extensions: { pg_trgm } });
+  keepExtendedQueriesWhole(db);
   const server = new PGLiteSocketServer({ db, host: '127.0.0.1', port, maxConnections });
   try {
     await server.start();
@@ -44,4 +45,44 @@ export async function startEmbeddedPostgres({ dataDir = '.data/pglite', port = 5
       await db.close();
     },
   };
+}
+
+/**
+ * PGlite has one session for all socket connections, and pglite-socket queues message by message:
+ * another connection's Parse could land between this one's Parse and Bind and replace its unnamed
+ * statement ("unnamed prepared statement does not exist"). pglite-socket keeps serving one connection
+ * while `isInTransaction()` is true, so report an open extended-query sequence (Parse ... Sync) as one.
+ */
+function keepExtendedQueriesWhole(db: PGlite): void {
+  let sequenceOpen = false;
+  const isInTransaction = db.isInTransaction.bind(db);
+  const execProtocolRawStream = db.execProtocolRawStream.bind(db);
+  const exec = db.exec.bind(db);
+  db.isInTransaction = () => sequenceOpen || isInTransaction();
+  // pglite-socket rolls back with exec() when a connection drops mid-way: that ends any open sequence too.
+  db.exec = (query, options) => {
+    sequenceOpen = false;
+    return exec(query, options);
+  };
+  db.execProtocolRawStream = async (message, options) => {
+    const type = String.fromCharCode(message[0] ?? 0);
+    // Parse, Bind, Describe, Execute, Close, Flush open (or continue) a sequence; Sync and a simple Query end it.
+    if ('PBDECH'.includes(type)) sequenceOpen = true;
+    try {
+      return await execProtocolRawStream(message, options);
+    } finally {
+      if (type === 'S' || type === 'Q' || type === 'X') sequenceOpen = false;
+    }
+  };
+}
+
+// `node --import tsx scripts/db/embedded-postgres.ts [port] [dataDir]`: serve one until SIGTERM (tests run it as a separate process).
+if (require.main === module) {
+  const [port = '5433', dataDir = '.data/pglite'] = process.argv.slice(2);
+  startEmbeddedPostgres({ port: Number(port), dataDir }).then((pg) => {
+    console.log(`ready ${pg.url}`);
+    const stop = () => void pg.stop().then(() => process.exit(0));
+    process.on('SIGTERM', stop);
+    process.on('SIGINT', stop);
+  });
 }
