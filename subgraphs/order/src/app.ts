@@ -1,25 +1,105 @@
 import path from 'node:path';
 import { openInfrastructure } from '../../../kernel/src/infrastructure';
+import { createPrisma } from '../../../kernel/src/prisma';
 import { loadTypeDefs, startSubgraph, type RunningServer } from '../../../kernel/src/server';
+import { OutboxRelay } from '../../../kernel/src/events/outbox';
+import { liveChannel, type EventEnvelope, type OrderEvent } from '../../../kernel/src/events/envelope';
+import type { JwtService } from '../../../kernel/src/jwt';
 import type { OrderConfig } from './config';
+import { CatalogClient } from './catalog-client';
+import { Failpoints } from './failpoints';
+import { InventoryClient } from './inventory-client';
+import { OrderPlacement } from './placement';
 import { OrderService } from './orders';
-import { resolvers } from './resolvers';
+import { OrderSaga, SagaWorker } from './saga';
+import { SubgraphClient } from './subgraph-client';
+import { OrderTransitions } from './transitions';
+import { createOrderContext, resolvers } from './resolvers';
 
 export const ORDER_SCHEMA_FILE = path.resolve(__dirname, '../schema.graphql');
 
-export async function startOrderService(config: OrderConfig): Promise<RunningServer> {
+/** A remote call the saga makes gives up after this; the lease is renewed meanwhile. */
+const REMOTE_TIMEOUT_MS = 10_000;
+
+export interface OrderServer extends RunningServer {
+  saga: OrderSaga;
+  worker: SagaWorker;
+}
+
+/** Service tokens live 5 minutes: one is signed a minute and reused. */
+function cachedServiceToken(jwt: JwtService): () => Promise<string> {
+  let token: Promise<string> | undefined;
+  let signedAt = 0;
+  return () => {
+    if (!token || Date.now() - signedAt > 60_000) {
+      signedAt = Date.now();
+      token = jwt.signService('order');
+    }
+    return token;
+  };
+}
+
+export async function startOrderService(config: OrderConfig): Promise<OrderServer> {
   const infra = await openInfrastructure('order', config);
-  const orders = new OrderService(infra.prisma);
-  return startSubgraph({
+  const { prisma, redis, logger } = infra;
+  // The relay polls on a small pool of its own, so publishing never waits behind requests (nor counts as theirs).
+  const relayPrisma = createPrisma(config.DATABASE_URL, { max: 2 });
+  const relay = new OutboxRelay({
+    prisma: relayPrisma,
+    redis,
+    schema: 'order',
+    keyPrefix: config.REDIS_KEY_PREFIX,
+    logger,
+    // Subscribers of orderUpdated at the gateway get every order event, live.
+    live: (event: EventEnvelope) =>
+      event.type.startsWith('Order') ? { channel: liveChannel(config.REDIS_KEY_PREFIX, 'orderUpdated'), message: event.payload as OrderEvent } : undefined,
+  });
+
+  const serviceToken = cachedServiceToken(infra.jwt);
+  const catalog = new CatalogClient(new SubgraphClient({ name: 'catalog', url: config.CATALOG_URL, serviceToken, timeoutMs: REMOTE_TIMEOUT_MS }), logger);
+  const inventory = new InventoryClient(new SubgraphClient({ name: 'inventory', url: config.INVENTORY_URL, serviceToken, timeoutMs: REMOTE_TIMEOUT_MS }));
+  const failpoints = new Failpoints(config.ORDER_FAILPOINTS, config.NODE_ENV);
+  if (config.ORDER_FAILPOINTS.length && config.NODE_ENV !== 'production') logger.warn({ failpoints: config.ORDER_FAILPOINTS }, 'failpoints armed: this process kills itself there');
+
+  const transitions = new OrderTransitions(prisma, relay);
+  const saga = new OrderSaga({
+    prisma,
+    transitions,
+    inventory,
+    failpoints,
+    logger,
+    settings: {
+      confirmationTimeoutSeconds: config.ORDER_CONFIRMATION_TIMEOUT_SECONDS,
+      maxAttempts: config.ORDER_SAGA_MAX_ATTEMPTS,
+      retryBaseMs: config.ORDER_SAGA_RETRY_BASE_MS,
+      retryMaxMs: config.ORDER_SAGA_RETRY_MAX_MS,
+      leaseMs: config.ORDER_SAGA_LEASE_MS,
+    },
+  });
+  const placement = new OrderPlacement({ prisma, catalog, saga, failpoints });
+  const orders = new OrderService({ prisma, transitions, saga, placement });
+  const worker = new SagaWorker(saga, { intervalMs: config.ORDER_WORKER_INTERVAL_MS, logger });
+
+  relay.start();
+  worker.start();
+
+  const server = await startSubgraph({
     name: 'order',
     typeDefs: loadTypeDefs(ORDER_SCHEMA_FILE),
     resolvers,
     jwt: infra.jwt,
-    logger: infra.logger,
+    logger,
     port: config.ORDER_PORT,
     host: config.ORDER_HOST,
     readiness: infra.readiness,
-    onStop: infra.close,
-    context: (base) => ({ ...base, orders }),
+    queryCount: infra.queryCount,
+    onStop: async () => {
+      await worker.stop();
+      await relay.stop();
+      await relayPrisma.$disconnect();
+      await infra.close();
+    },
+    context: (base) => createOrderContext(base, orders),
   });
+  return { ...server, saga, worker };
 }

@@ -1,16 +1,172 @@
-import type { Order, PrismaClient } from '../../../kernel/src/prisma';
+import type { Order, OrderLine, OrderStatus, OrderStatusChange, Prisma, PrismaClient } from '../../../kernel/src/prisma';
 import type { Identity } from '../../../kernel/src/identity';
-import { isUuid } from '../../../kernel/src/ids';
+import { isUuid, assertUuid } from '../../../kernel/src/ids';
+import { AppError, badUserInput, conflict, forbidden, notFound } from '../../../kernel/src/errors';
+import { decodeCursor, encodeCursor } from '../../../kernel/src/pagination';
+import { assertTransition, orderNumber } from './order-status';
+import type { OrderPlacement, PlaceOrderInput } from './placement';
+import { CANCELLED_BY_CUSTOMER, type OrderSaga } from './saga';
+import type { OrderTransitions } from './transitions';
 
-/** Orders, visible to their owner, admins and platform services. */
+const MAX_PAGE = 100;
+
+export interface OrderConnection {
+  edges: Array<{ cursor: string; node: Order }>;
+  pageInfo: { hasNextPage: boolean; endCursor: string | null };
+  /** Counted only when asked for. */
+  totalCount: () => Promise<number>;
+}
+
+/** Who may see an order: its owner, admins and platform services. */
+export function canSee(identity: Identity, order: Order): boolean {
+  if (identity.kind === 'service') return true;
+  return identity.kind === 'user' && (identity.role === 'ADMIN' || order.userId === identity.userId);
+}
+
+/** What the saga is doing while an order is busy, for a refusal a person understands. */
+function busyWith(order: Order): string {
+  if (order.sagaStep === 'RESERVING') return 'still reserving its stock';
+  if (order.sagaStep === 'COMMITTING') return 'already being confirmed';
+  return order.sagaTarget === 'CANCELLED' ? 'already being cancelled' : 'already failing (its stock is being released)';
+}
+
+/** Orders: reading them (with their visibility) and the customer's and admins' commands on them. */
 export class OrderService {
-  constructor(private readonly prisma: PrismaClient) {}
+  constructor(
+    private readonly deps: {
+      prisma: PrismaClient;
+      transitions: OrderTransitions;
+      saga: OrderSaga;
+      placement: OrderPlacement;
+    },
+  ) {}
 
-  async findVisible(identity: Identity, id: string): Promise<Order | null> {
-    if (!isUuid(id) || identity.kind === 'anonymous') return null;
-    const order = await this.prisma.order.findUnique({ where: { id } });
-    if (!order) return null;
-    if (identity.kind === 'service' || identity.role === 'ADMIN' || order.userId === identity.userId) return order;
-    return null;
+  // ---------- reading ----------
+
+  async findManyByIds(ids: readonly string[]): Promise<Map<string, Order>> {
+    const valid = ids.filter(isUuid);
+    const rows = valid.length ? await this.deps.prisma.order.findMany({ where: { id: { in: valid } } }) : [];
+    return new Map(rows.map((order) => [order.id, order]));
   }
+
+  async linesOf(orderIds: readonly string[]): Promise<Map<string, OrderLine[]>> {
+    const rows = await this.deps.prisma.orderLine.findMany({ where: { orderId: { in: [...orderIds] } }, orderBy: [{ orderId: 'asc' }, { position: 'asc' }] });
+    return groupBy(rows);
+  }
+
+  /** Oldest first. */
+  async historyOf(orderIds: readonly string[]): Promise<Map<string, OrderStatusChange[]>> {
+    const rows = await this.deps.prisma.orderStatusChange.findMany({ where: { orderId: { in: [...orderIds] } }, orderBy: [{ createdAt: 'asc' }, { id: 'asc' }] });
+    return groupBy(rows);
+  }
+
+  /** Newest first, Relay cursors. */
+  async page(where: Prisma.OrderWhereInput, first: number, after?: string | null): Promise<OrderConnection> {
+    if (!Number.isInteger(first) || first < 1 || first > MAX_PAGE) throw badUserInput('first', `\`first\` must be a whole number from 1 to ${MAX_PAGE}.`);
+    const cursor = after ? decodeCursor(after, 'after') : undefined;
+    if (cursor && (!isUuid(String(cursor.id)) || Number.isNaN(Date.parse(String(cursor.at))))) throw badUserInput('after', `"${after}" is not a cursor this API returned.`);
+    const rows = await this.deps.prisma.order.findMany({
+      where: cursor
+        ? { AND: [where, { OR: [{ createdAt: { lt: new Date(cursor.at) } }, { createdAt: new Date(cursor.at), id: { lt: cursor.id } }] }] }
+        : where,
+      orderBy: [{ createdAt: 'desc' }, { id: 'desc' }],
+      take: first + 1,
+    });
+    const edges = rows.slice(0, first).map((node) => ({ node, cursor: encodeCursor({ at: node.createdAt.toISOString(), id: node.id }) }));
+    return {
+      edges,
+      pageInfo: { hasNextPage: rows.length > first, endCursor: edges.at(-1)?.cursor ?? null },
+      totalCount: () => this.deps.prisma.order.count({ where }),
+    };
+  }
+
+  forUser(userId: string, first: number, after?: string | null): Promise<OrderConnection> {
+    return this.page({ userId }, first, after);
+  }
+
+  all(status: OrderStatus | null | undefined, first: number, after?: string | null): Promise<OrderConnection> {
+    return this.page(status ? { status } : {}, first, after);
+  }
+
+  // ---------- commands ----------
+
+  place(userId: string, input: PlaceOrderInput): Promise<Order> {
+    return this.deps.placement.place(userId, input);
+  }
+
+  /** The owner confirms: the reserved stock is committed and the order becomes CONFIRMED (or FAILED if the reservation had expired). */
+  async confirm(userId: string, id: string, actor: string): Promise<Order> {
+    const order = await this.owned(userId, id);
+    this.assertIdle(order, 'CONFIRMED');
+    if (order.confirmationDeadline && order.confirmationDeadline.getTime() <= Date.now()) {
+      // The worker cancels it within a round; until then it is too late all the same.
+      throw conflict(`Order ${orderNumber(order.seq)} was not confirmed in time (by ${order.confirmationDeadline.toISOString()}); it is being cancelled.`, {
+        status: order.status,
+      });
+    }
+    if (!(await this.deps.saga.beginCommit(order.id, actor))) throw await this.lostRace(order.id, 'CONFIRMED');
+    await this.deps.saga.run(order.id, actor);
+    return this.get(order.id);
+  }
+
+  /** The owner refuses: the reserved stock is released and the order becomes CANCELLED. */
+  async cancel(userId: string, id: string, actor: string): Promise<Order> {
+    const order = await this.owned(userId, id);
+    this.assertIdle(order, 'CANCELLED');
+    if (!(await this.deps.saga.beginCancel(order.id, actor, CANCELLED_BY_CUSTOMER))) throw await this.lostRace(order.id, 'CANCELLED');
+    await this.deps.saga.run(order.id, actor);
+    return this.get(order.id);
+  }
+
+  /** An admin marks a confirmed order as shipped. */
+  async fulfill(id: string, actor: string): Promise<Order> {
+    const order = await this.get(id);
+    assertTransition({ number: orderNumber(order.seq), status: order.status }, 'FULFILLED');
+    const moved = await this.deps.transitions.move(order.id, { status: 'CONFIRMED', sagaStep: 'NONE' }, { status: 'FULFILLED' }, { actor });
+    if (!moved) throw await this.lostRace(order.id, 'FULFILLED');
+    return moved;
+  }
+
+  private async get(id: string): Promise<Order> {
+    assertUuid(id, 'id');
+    const order = await this.deps.prisma.order.findUnique({ where: { id } });
+    if (!order) throw notFound('Order', id);
+    return order;
+  }
+
+  private async owned(userId: string, id: string): Promise<Order> {
+    const order = await this.get(id);
+    if (order.userId !== userId) throw forbidden(`Order ${orderNumber(order.seq)} is not yours: only its owner can confirm or cancel it.`);
+    return order;
+  }
+
+  /** The status must allow `to`, and no saga step may be under way. */
+  private assertIdle(order: Order, to: OrderStatus): void {
+    assertTransition({ number: orderNumber(order.seq), status: order.status }, to);
+    if (order.sagaStep !== 'NONE') {
+      throw conflict(`Order ${orderNumber(order.seq)} is ${order.status} and ${busyWith(order)}; it cannot become ${to} now.`, { status: order.status });
+    }
+  }
+
+  /** Another change won the conditional update: the refusal names where the order is now. */
+  private async lostRace(id: string, to: OrderStatus): Promise<AppError> {
+    const order = await this.get(id);
+    try {
+      this.assertIdle(order, to);
+    } catch (error) {
+      if (error instanceof AppError) return error;
+      throw error;
+    }
+    return conflict(`Order ${orderNumber(order.seq)} changed meanwhile (it is ${order.status}); try again.`, { status: order.status });
+  }
+}
+
+function groupBy<T extends { orderId: string }>(rows: T[]): Map<string, T[]> {
+  const groups = new Map<string, T[]>();
+  for (const row of rows) {
+    const group = groups.get(row.orderId);
+    if (group) group.push(row);
+    else groups.set(row.orderId, [row]);
+  }
+  return groups;
 }

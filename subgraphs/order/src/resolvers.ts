@@ -1,22 +1,120 @@
+import DataLoader from 'dataloader';
 import { DateTimeResolver } from 'graphql-scalars';
 import type { GraphQLResolverMap } from '@apollo/subgraph/dist/schema-helper';
-import type { Order } from '../../../kernel/src/prisma';
+import type { Order, OrderLine, OrderStatus, OrderStatusChange } from '../../../kernel/src/prisma';
 import type { BaseContext } from '../../../kernel/src/server';
-import type { OrderService } from './orders';
+import { actorOf, requireAdmin, requireService, requireUser, type Identity } from '../../../kernel/src/identity';
+import { assertUuid, isUuid } from '../../../kernel/src/ids';
+import { badUserInput, forbidden, unauthenticated } from '../../../kernel/src/errors';
+import type { OrderEvent } from '../../../kernel/src/events/envelope';
+import { canSee, type OrderService } from './orders';
+import { orderNumber } from './order-status';
+import type { PlaceOrderInput } from './placement';
 
 export interface OrderContext extends BaseContext {
   orders: OrderService;
+  orderById: DataLoader<string, Order | null>;
+  linesByOrderId: DataLoader<string, OrderLine[]>;
+  historyByOrderId: DataLoader<string, OrderStatusChange[]>;
 }
+
+/** Per request: a page of orders costs one query for their lines and one for their history, whatever its size. */
+export function createOrderContext(base: BaseContext, orders: OrderService): OrderContext {
+  return {
+    ...base,
+    orders,
+    orderById: new DataLoader(async (ids) => {
+      const found = await orders.findManyByIds(ids);
+      return ids.map((id) => found.get(id) ?? null);
+    }),
+    linesByOrderId: new DataLoader(async (ids) => {
+      const found = await orders.linesOf(ids);
+      return ids.map((id) => found.get(id) ?? []);
+    }),
+    historyByOrderId: new DataLoader(async (ids) => {
+      const found = await orders.historyOf(ids);
+      return ids.map((id) => found.get(id) ?? []);
+    }),
+  };
+}
+
+/** The order, if this caller may see it; null otherwise (no hint whether it exists). */
+async function visibleOrder(id: string, { identity, orderById }: OrderContext): Promise<Order | null> {
+  if (!isUuid(id)) return null;
+  const order = await orderById.load(id);
+  return order && canSee(identity, order) ? order : null;
+}
+
+/** An OrderEvent payload, as the gateway hands it back for a subscriber. */
+function parseOrderEvent(raw: string): OrderEvent {
+  try {
+    const event = JSON.parse(raw) as OrderEvent;
+    if (event && typeof event.orderId === 'string' && isUuid(event.orderId) && typeof event.userId === 'string') return event;
+  } catch {
+    // fall through
+  }
+  throw badUserInput('event', 'Not an OrderEvent.');
+}
+
+/** The user themselves, an admin, or a platform service. */
+function assertMayListOrdersOf(identity: Identity, userId: string): void {
+  if (identity.kind === 'service') return;
+  if (identity.kind !== 'user') throw unauthenticated();
+  if (identity.role !== 'ADMIN' && identity.userId !== userId) throw forbidden("Only the user themselves or an admin can see a user's orders.");
+}
+
+type PageArgs = { first: number; after?: string | null };
 
 export const resolvers: GraphQLResolverMap<OrderContext> = {
   DateTime: DateTimeResolver,
   Query: {
-    order: (_root, args: { id: string }, { identity, orders }) => orders.findVisible(identity, args.id),
+    order: (_root, args: { id: string }, context) => visibleOrder(args.id, context),
+    myOrders: (_root, args: PageArgs, { identity, orders }) => orders.forUser(requireUser(identity).userId, args.first, args.after),
+    orders: (_root, args: PageArgs & { status?: OrderStatus | null }, { identity, orders }) => {
+      requireAdmin(identity);
+      return orders.all(args.status, args.first, args.after);
+    },
+    _orderFromEvent: (_root, args: { event: string }, context) => visibleOrder(parseOrderEvent(args.event).orderId, context),
+  },
+  Mutation: {
+    placeOrder: (_root, args: { input: PlaceOrderInput }, { identity, orders }) => orders.place(requireUser(identity).userId, args.input),
+    confirmOrder: (_root, args: { id: string }, { identity, orders }) => {
+      const user = requireUser(identity);
+      return orders.confirm(user.userId, args.id, actorOf(user));
+    },
+    cancelOrder: (_root, args: { id: string }, { identity, orders }) => {
+      const user = requireUser(identity);
+      return orders.cancel(user.userId, args.id, actorOf(user));
+    },
+    fulfillOrder: (_root, args: { id: string }, { identity, orders }) => orders.fulfill(args.id, actorOf(requireAdmin(identity))),
+    // The notification service relays the Telegram buttons: the person pressing them is the actor.
+    respondToOrder: (_root, args: { id: string; userId: string; confirm: boolean }, { identity, orders }) => {
+      requireService(identity);
+      assertUuid(args.userId, 'userId');
+      const actor = `user:${args.userId}`;
+      return args.confirm ? orders.confirm(args.userId, args.id, actor) : orders.cancel(args.userId, args.id, actor);
+    },
+  },
+  User: {
+    orders: (user: { id: string }, args: PageArgs, { identity, orders }) => {
+      assertMayListOrdersOf(identity, user.id);
+      return orders.forUser(user.id, args.first, args.after);
+    },
   },
   Order: {
-    __resolveReference: (ref: { id: string }, { identity, orders }: OrderContext) => orders.findVisible(identity, ref.id),
-    number: (order: Order) => `SO-${order.seq.toString().padStart(6, '0')}`,
+    __resolveReference: (ref: { id: string }, context: OrderContext) => visibleOrder(ref.id, context),
+    number: (order: Order) => orderNumber(order.seq),
     user: (order: Order) => ({ id: order.userId }),
+    lines: (order: Order, _args, { linesByOrderId }) => linesByOrderId.load(order.id),
     total: (order: Order) => ({ amount: order.totalAmount, currency: order.currency }),
+    statusHistory: (order: Order, _args, { historyByOrderId }) => historyByOrderId.load(order.id),
+  },
+  OrderLine: {
+    product: (line: OrderLine) => ({ id: line.productId }),
+    unitPrice: (line: OrderLine) => ({ amount: line.unitPriceAmount, currency: line.currency }),
+    lineTotal: (line: OrderLine) => ({ amount: line.unitPriceAmount * line.quantity, currency: line.currency }),
+  },
+  OrderStatusChange: {
+    at: (change: OrderStatusChange) => change.createdAt,
   },
 };

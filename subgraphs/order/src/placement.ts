@@ -1,0 +1,142 @@
+import type { Order, OrderLine, PrismaClient } from '../../../kernel/src/prisma';
+import { isUniqueViolation } from '../../../kernel/src/prisma';
+import { isUuid } from '../../../kernel/src/ids';
+import { badUserInput, conflict } from '../../../kernel/src/errors';
+import type { CatalogClient } from './catalog-client';
+import type { Failpoints } from './failpoints';
+import type { OrderSaga } from './saga';
+import { orderNumber } from './order-status';
+
+export interface PlaceOrderInput {
+  lines: Array<{ productId: string; quantity: number }>;
+  idempotencyKey: string;
+}
+
+const MAX_LINES = 50;
+const MAX_QUANTITY = 100;
+const MAX_KEY_LENGTH = 100;
+const MAX_TOTAL = 2_147_483_647;
+
+type Line = { productId: string; quantity: number };
+
+/** The same lines, whatever their order. */
+const sameLines = (a: readonly Line[], b: readonly Line[]): boolean => {
+  const key = (lines: readonly Line[]) =>
+    lines
+      .map((l) => `${l.productId.toLowerCase()}:${l.quantity}`)
+      .sort()
+      .join(',');
+  return key(a) === key(b);
+};
+
+/**
+ * Placing an order: the input checked, the prices snapshotted from the catalog, the order written
+ * PENDING with its saga at RESERVING, then the saga run. One order per (user, idempotency key),
+ * whatever the timing: the unique constraint decides, and the loser of a race answers with the winner's order.
+ */
+export class OrderPlacement {
+  constructor(
+    private readonly deps: {
+      prisma: PrismaClient;
+      catalog: CatalogClient;
+      saga: OrderSaga;
+      failpoints: Failpoints;
+    },
+  ) {}
+
+  async place(userId: string, input: PlaceOrderInput): Promise<Order> {
+    const { prisma, saga, failpoints } = this.deps;
+    const lines = validate(input);
+    const actor = `user:${userId}`;
+
+    const existing = await this.findByKey(userId, input.idempotencyKey);
+    if (existing) return replay(existing, lines);
+
+    const priced = await this.price(lines);
+    let order: Order;
+    try {
+      order = await prisma.order.create({
+        data: {
+          userId,
+          idempotencyKey: input.idempotencyKey,
+          status: 'PENDING',
+          totalAmount: priced.total,
+          currency: priced.currency,
+          sagaStep: 'RESERVING',
+          sagaNextAttemptAt: saga.leaseUntil(),
+          lines: { create: priced.lines },
+          history: { create: { from: null, to: 'PENDING', actor } },
+        },
+      });
+    } catch (error) {
+      // The same key placed concurrently: its order is the answer.
+      if (!isUniqueViolation(error)) throw error;
+      const winner = await this.findByKey(userId, input.idempotencyKey);
+      if (!winner) throw error;
+      return replay(winner, lines);
+    }
+    failpoints.hit('after-insert');
+    await saga.run(order.id, actor);
+    return prisma.order.findUniqueOrThrow({ where: { id: order.id } });
+  }
+
+  private findByKey(userId: string, idempotencyKey: string): Promise<(Order & { lines: OrderLine[] }) | null> {
+    return this.deps.prisma.order.findUnique({ where: { userId_idempotencyKey: { userId, idempotencyKey } }, include: { lines: true } });
+  }
+
+  /** Names and prices of every line in one catalog request; every line in one currency. */
+  private async price(lines: Line[]) {
+    const products = await this.deps.catalog.products(lines.map((line) => line.productId));
+    const currency = products[0]?.price.currency;
+    let total = 0;
+    const priced = lines.map((line, i) => {
+      const product = products[i];
+      if (!product) throw badUserInput(`input.lines[${i}].productId`, `Product ${line.productId} is not for sale (unknown or deleted).`);
+      if (product.price.currency !== currency) {
+        throw badUserInput(
+          `input.lines[${i}].productId`,
+          `All lines of an order must be in one currency: "${product.name}" is priced in ${product.price.currency}, the first line in ${currency}.`,
+        );
+      }
+      total += product.price.amount * line.quantity;
+      return { position: i, productId: line.productId, productName: product.name, quantity: line.quantity, unitPriceAmount: product.price.amount, currency: product.price.currency };
+    });
+    if (total > MAX_TOTAL) throw badUserInput('input.lines', 'The order total is too large; split it into several orders.');
+    return { lines: priced, total, currency: currency! };
+  }
+}
+
+/** A repeat of a placed order: the same lines get the order back, different ones are a misuse of the key. */
+function replay(order: Order & { lines: OrderLine[] }, lines: Line[]): Order {
+  if (!sameLines(order.lines, lines)) {
+    throw conflict(
+      `The idempotency key was already used for order ${orderNumber(order.seq)} with other lines; use a new key for a new order.`,
+      { orderId: order.id },
+    );
+  }
+  return order;
+}
+
+function validate(input: PlaceOrderInput): Line[] {
+  const key = input.idempotencyKey;
+  if (key.length < 1 || key.length > MAX_KEY_LENGTH) {
+    throw badUserInput('input.idempotencyKey', `The idempotency key must be 1 to ${MAX_KEY_LENGTH} characters.`);
+  }
+  if (input.lines.length < 1 || input.lines.length > MAX_LINES) {
+    throw badUserInput('input.lines', `An order has 1 to ${MAX_LINES} lines; it has ${input.lines.length}.`);
+  }
+  const seen = new Map<string, number>();
+  return input.lines.map((line, i) => {
+    if (!isUuid(line.productId)) throw badUserInput(`input.lines[${i}].productId`, `"${line.productId}" is not a valid product id.`);
+    const productId = line.productId.toLowerCase();
+    const first = seen.get(productId);
+    if (first !== undefined) {
+      throw badUserInput(`input.lines[${i}].productId`, `Product ${productId} is already on input.lines[${first}]; give one line per product.`);
+    }
+    seen.set(productId, i);
+    if (!Number.isInteger(line.quantity) || line.quantity < 1 || line.quantity > MAX_QUANTITY) {
+      throw badUserInput(`input.lines[${i}].quantity`, `A quantity is a whole number from 1 to ${MAX_QUANTITY}, not ${line.quantity}.`);
+    }
+    return { productId, quantity: line.quantity };
+  });
+}

@@ -1,0 +1,104 @@
+import { randomBytes, randomUUID } from 'node:crypto';
+import type { PrismaClient } from '../../../kernel/src/prisma';
+import type { GraphQLResponse } from '../../../test/support/graphql';
+import type { Stack } from '../../../test/support/stack';
+import type { Session } from '../../../test/support/login';
+
+export const ORDER_FIELDS = /* GraphQL */ `
+  id number status cancelReason confirmationDeadline createdAt updatedAt
+  user { id }
+  total { amount currency }
+  lines { product { id } quantity unitPrice { amount currency } lineTotal { amount currency } }
+  statusHistory { from to reason actor at }
+`;
+
+export const PLACE_ORDER = /* GraphQL */ `
+  mutation Place($input: PlaceOrderInput!) { placeOrder(input: $input) { ${ORDER_FIELDS} } }
+`;
+export const CONFIRM_ORDER = /* GraphQL */ `mutation Confirm($id: ID!) { confirmOrder(id: $id) { ${ORDER_FIELDS} } }`;
+export const CANCEL_ORDER = /* GraphQL */ `mutation Cancel($id: ID!) { cancelOrder(id: $id) { ${ORDER_FIELDS} } }`;
+export const FULFILL_ORDER = /* GraphQL */ `mutation Fulfill($id: ID!) { fulfillOrder(id: $id) { ${ORDER_FIELDS} } }`;
+export const ORDER = /* GraphQL */ `query Order($id: ID!) { order(id: $id) { ${ORDER_FIELDS} } }`;
+
+const CREATE_PRODUCT = /* GraphQL */ `mutation($input: CreateProductInput!) { createProduct(input: $input) { id } }`;
+const CREATE_ITEM = /* GraphQL */ `mutation($input: CreateInventoryItemInput!) { createInventoryItem(input: $input) { productId } }`;
+const STOCK = /* GraphQL */ `query($id: ID!) { inventoryItem(productId: $id) { onHand reserved available } }`;
+
+export interface OrderNode {
+  id: string;
+  number: string;
+  status: string;
+  cancelReason: string | null;
+  confirmationDeadline: string | null;
+  user: { id: string };
+  total: { amount: number; currency: string };
+  lines: Array<{ product: { id: string }; quantity: number; unitPrice: { amount: number; currency: string }; lineTotal: { amount: number; currency: string } }>;
+  statusHistory: Array<{ from: string | null; to: string; reason: string | null; actor: string; at: string }>;
+  [field: string]: unknown;
+}
+
+export const newKey = () => `checkout-${randomUUID()}`;
+
+/** Throws with the errors when a response has any: for the steps a test takes as given. */
+export function ok<T>(response: GraphQLResponse<T>): T {
+  if (response.errors || !response.data) throw new Error(`unexpected errors: ${JSON.stringify(response.errors ?? response.raw)}`);
+  return response.data;
+}
+
+/** An admin's shop: products with stock, created through the gateway as an admin would. */
+export class Shop {
+  constructor(
+    readonly stack: Stack,
+    readonly admin: Session,
+  ) {}
+
+  async product(options: { name?: string; price?: number; currency?: string; onHand?: number | null } = {}): Promise<string> {
+    const name = options.name ?? `Item ${randomBytes(3).toString('hex')}`;
+    const created = ok(
+      await this.stack.gql(
+        CREATE_PRODUCT,
+        { input: { sku: `ORD-${randomBytes(5).toString('hex')}`, name, category: 'orders', price: { amount: options.price ?? 1000, currency: options.currency ?? 'USD' } } },
+        { token: this.admin.accessToken },
+      ),
+    );
+    const id = created.createProduct.id as string;
+    if (options.onHand !== null) ok(await this.stack.gql(CREATE_ITEM, { input: { productId: id, onHand: options.onHand ?? 10 } }, { token: this.admin.accessToken }));
+    return id;
+  }
+
+  async stock(productId: string): Promise<{ onHand: number; reserved: number; available: number }> {
+    return ok(await this.stack.gql(STOCK, { id: productId })).inventoryItem;
+  }
+
+  async place(session: Session, lines: Array<{ productId: string; quantity: number }>, idempotencyKey = newKey()): Promise<GraphQLResponse> {
+    return this.stack.gql(PLACE_ORDER, { input: { lines, idempotencyKey } }, { token: session.accessToken });
+  }
+
+  async order(session: Session, id: string): Promise<OrderNode | null> {
+    return ok(await this.stack.gql(ORDER, { id }, { token: session.accessToken })).order;
+  }
+}
+
+/** What the inventory recorded for an order: its movements (reserved / committed / released) and reservation lines. */
+export async function inventoryTrail(prisma: PrismaClient, orderId: string) {
+  const [movements, reservations] = await Promise.all([
+    prisma.stockMovement.findMany({ where: { orderId }, orderBy: { createdAt: 'asc' } }),
+    prisma.reservation.findMany({ where: { orderId } }),
+  ]);
+  return {
+    reasons: movements.map((m) => m.reason).sort(),
+    movements,
+    reservations: reservations.map((r) => ({ productId: r.productId, quantity: r.quantity, status: r.status })),
+  };
+}
+
+/** Polls `read` until `done` holds (or throws with the last value after `timeoutMs`). */
+export async function eventually<T>(read: () => Promise<T>, done: (value: T) => boolean, timeoutMs = 10_000, everyMs = 100): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await read();
+    if (done(value)) return value;
+    if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms; last value: ${JSON.stringify(value, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v))}`);
+    await new Promise((resolve) => setTimeout(resolve, everyMs));
+  }
+}
