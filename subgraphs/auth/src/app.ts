@@ -1,17 +1,14 @@
-import { createHash } from 'node:crypto';
 import path from 'node:path';
-import { Api } from 'node-telegram-bot-api';
 import { createLogger, type Logger } from '../../../kernel/src/logger';
 import { openInfrastructure } from '../../../kernel/src/infrastructure';
 import { loadTypeDefs, startSubgraph, type RunningServer } from '../../../kernel/src/server';
 import { normalizePhone } from './phone';
 import type { AuthConfig } from './config';
 import { OtpService } from './otp';
-import { LogOtpDelivery, TelegramOtpDelivery } from './otp-delivery';
+import { LogOtpDelivery, NotificationOtpDelivery } from './otp-delivery';
 import { createAuthContext, resolvers } from './resolvers';
 import { LoginService } from './service';
 import { SessionService } from './sessions';
-import { BindingBot } from './telegram-bot';
 import { UserService } from './users';
 
 export const AUTH_SCHEMA_FILE = path.resolve(__dirname, '../schema.graphql');
@@ -20,12 +17,12 @@ export interface AuthService extends RunningServer {
   logger: Logger;
 }
 
-/** Wires the auth subgraph: Prisma, Redis, JWT, the login bot, and the GraphQL server. */
+/** Wires the auth subgraph: Prisma, Redis, JWT, code delivery (through the notification service) and the GraphQL server. */
 export async function startAuthService(config: AuthConfig, logger: Logger = createLogger('auth', config.LOG_LEVEL)): Promise<AuthService> {
   const infra = await openInfrastructure('auth', config, logger);
   const { prisma, redis, jwt } = infra;
   const adminPhones = new Set(config.ADMIN_PHONES.map((phone) => normalizePhone(phone, config.DEFAULT_PHONE_REGION, 'ADMIN_PHONES')));
-  const users = new UserService(prisma, adminPhones);
+  const users = new UserService(prisma, adminPhones, config.DEFAULT_PHONE_REGION);
   const sessions = new SessionService(prisma, jwt, logger);
   const otp = new OtpService(redis, {
     secret: config.OTP_SECRET,
@@ -38,21 +35,10 @@ export async function startAuthService(config: AuthConfig, logger: Logger = crea
   });
 
   const token = config.TELEGRAM_BOT_TOKEN;
-  const bot = token
-    ? new BindingBot(
-        {
-          token,
-          apiRoot: config.TELEGRAM_API_BASE_URL,
-          webhookUrl: config.TELEGRAM_WEBHOOK_URL,
-          webhookSecret: config.TELEGRAM_WEBHOOK_SECRET ?? createHash('sha256').update(`webhook:${token}`).digest('hex'),
-          defaultRegion: config.DEFAULT_PHONE_REGION,
-        },
-        users,
-        logger,
-      )
-    : undefined;
-  if (!bot) logger.warn('TELEGRAM_BOT_TOKEN is not set: login codes are written to this log (development only)');
-  const delivery = token ? new TelegramOtpDelivery(new Api(token, { apiRoot: config.TELEGRAM_API_BASE_URL }), logger) : new LogOtpDelivery(logger);
+  if (!token) logger.warn('TELEGRAM_BOT_TOKEN is not set: login codes are written to this log (development only)');
+  const delivery = token
+    ? new NotificationOtpDelivery(config.NOTIFICATION_URL, () => jwt.signService('auth'), logger)
+    : new LogOtpDelivery(logger);
   const login = new LoginService(prisma, otp, delivery, users, sessions, {
     defaultRegion: config.DEFAULT_PHONE_REGION,
     requireTelegram: Boolean(token),
@@ -69,13 +55,8 @@ export async function startAuthService(config: AuthConfig, logger: Logger = crea
     host: config.AUTH_HOST,
     readiness: infra.readiness,
     context: (base) => createAuthContext(base, { login, sessions, users }),
-    routes: (app) => bot?.mountWebhook(app),
-    onStop: async () => {
-      await bot?.stop();
-      await infra.close();
-    },
+    onStop: infra.close,
   });
-  await bot?.start();
 
   return { ...server, logger };
 }

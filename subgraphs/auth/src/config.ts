@@ -11,12 +11,15 @@ export const authConfigShape = {
   ADMIN_PHONES: env.list(),
   /** Region assumed for phones written without a country code, e.g. "US"; unset means "+" is required. */
   DEFAULT_PHONE_REGION: z.string().length(2).toUpperCase().optional(),
+  /**
+   * The bot itself lives in the notification service; here the token only decides whether codes are
+   * sent (through the notification service) or, in development without one, written to this log.
+   */
   TELEGRAM_BOT_TOKEN: z.string().regex(/^\d+:[\w-]+$/, { message: 'must look like 123456:ABC-DEF' }).optional(),
-  TELEGRAM_API_BASE_URL: env.url().default('https://api.telegram.org'),
-  /** Set to receive updates by webhook (the path of this URL is served by the auth service); unset means polling. */
-  TELEGRAM_WEBHOOK_URL: env.url().optional(),
-  TELEGRAM_WEBHOOK_SECRET: z.string().regex(/^[A-Za-z0-9_-]{16,256}$/, { message: 'must be 16-256 of A-Z a-z 0-9 _ -' }).optional(),
+  /** Named in the "open the bot first" error. */
   TELEGRAM_BOT_USERNAME: z.string().optional(),
+  /** The notification subgraph, which sends the login codes to Telegram. */
+  NOTIFICATION_URL: env.url().default('http://127.0.0.1:4005/graphql'),
   /** Key for hashing one-time codes; defaults to JWT_SECRET. */
   OTP_SECRET: z.string().min(32, { message: 'must be at least 32 characters' }).optional(),
   OTP_TTL_SECONDS: env.positiveInt(300),

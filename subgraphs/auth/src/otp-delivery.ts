@@ -1,4 +1,3 @@
-import { Api } from 'node-telegram-bot-api';
 import type { Logger } from '../../../kernel/src/logger';
 import { AppError, ErrorCode } from '../../../kernel/src/errors';
 
@@ -7,21 +6,41 @@ export interface OtpDelivery {
   send(chatId: bigint, phone: string, code: string, ttlSeconds: number): Promise<void>;
 }
 
-export class TelegramOtpDelivery implements OtpDelivery {
+const SEND_LOGIN_CODE = /* GraphQL */ `
+  mutation SendLoginCode($chatId: String!, $code: String!, $ttlSeconds: Int!) {
+    sendLoginCode(chatId: $chatId, code: $code, ttlSeconds: $ttlSeconds)
+  }
+`;
+
+/** Longer than the notification service's own Telegram timeout, so its answer (sent or not) arrives first. */
+const REQUEST_TIMEOUT_MS = 20_000;
+
+/**
+ * The notification service is the one that talks to Telegram: it sends the code at once and says
+ * whether Telegram took it, so a failure reaches the person as SERVICE_UNAVAILABLE.
+ */
+export class NotificationOtpDelivery implements OtpDelivery {
   constructor(
-    private readonly api: Api,
+    private readonly notificationUrl: string,
+    private readonly serviceToken: () => Promise<string>,
     private readonly logger: Logger,
   ) {}
 
   async send(chatId: bigint, _phone: string, code: string, ttlSeconds: number): Promise<void> {
     try {
-      await this.api.sendMessage({
-        chat_id: Number(chatId),
-        text: `Your login code: ${code}\nIt works once, for ${Math.round(ttlSeconds / 60)} minutes. Never share it with anyone.`,
-        protect_content: true,
+      const response = await fetch(this.notificationUrl, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${await this.serviceToken()}` },
+        body: JSON.stringify({ query: SEND_LOGIN_CODE, variables: { chatId: chatId.toString(), code, ttlSeconds } }),
+        signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
       });
+      const body = (await response.json()) as { data?: { sendLoginCode?: boolean } | null; errors?: Array<{ message: string; extensions?: { code?: string } }> };
+      if (body.data?.sendLoginCode !== true) {
+        const error = body.errors?.[0];
+        throw new Error(`notification service answered ${response.status}: ${error?.extensions?.code ?? ''} ${error?.message ?? 'no result'}`);
+      }
     } catch (error) {
-      this.logger.warn({ err: error }, 'could not send a login code through Telegram');
+      this.logger.warn({ err: error instanceof Error ? error.message : error }, 'could not send a login code through Telegram');
       throw new AppError(ErrorCode.SERVICE_UNAVAILABLE, 'We could not reach Telegram to send your code; try again in a minute.');
     }
   }

@@ -3,12 +3,12 @@ import { DateTimeResolver } from 'graphql-scalars';
 import type { GraphQLResolverMap } from '@apollo/subgraph/dist/schema-helper';
 import type { User } from '../../../kernel/src/prisma';
 import type { BaseContext } from '../../../kernel/src/server';
-import { requireAdmin } from '../../../kernel/src/identity';
+import { requireAdmin, requireService } from '../../../kernel/src/identity';
 import { forbidden } from '../../../kernel/src/errors';
 import type { Role } from '../../../kernel/src/jwt';
 import type { LoginService } from './service';
 import type { AuthPayload, SessionService } from './sessions';
-import type { UserService } from './users';
+import type { TelegramContact, UserService } from './users';
 
 export interface AuthContext extends BaseContext {
   login: LoginService;
@@ -52,6 +52,10 @@ export const resolvers: GraphQLResolverMap<AuthContext> = {
       requireAdmin(identity);
       return users.list(args.first, args.after);
     },
+    adminUserIds: (_root, _args, { identity, users }) => {
+      requireService(identity);
+      return users.adminIds();
+    },
   },
   Mutation: {
     requestOtp: (_root, args: { phone: string }, { identity, login }) =>
@@ -63,6 +67,10 @@ export const resolvers: GraphQLResolverMap<AuthContext> = {
     logout: (_root, args: { refreshToken: string }, { sessions }) => sessions.logout(args.refreshToken),
     setUserRole: (_root, args: { userId: string; role: Role }, { identity, users }) =>
       users.setRole(requireAdmin(identity).userId, args.userId, args.role),
+    bindTelegram: (_root, args: TelegramContact, { identity, users }) => {
+      requireService(identity);
+      return users.bindTelegram(args);
+    },
   },
   User: {
     __resolveReference: (ref: { id: string }, { userById }: AuthContext) => userById.load(ref.id),

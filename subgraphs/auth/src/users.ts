@@ -3,12 +3,20 @@ import { badUserInput, notFound, AppError, ErrorCode } from '../../../kernel/src
 import type { Role } from '../../../kernel/src/jwt';
 import { decodeCursor, encodeCursor } from '../../../kernel/src/pagination';
 import { assertUuid, isUuid } from '../../../kernel/src/ids';
+import { normalizeTelegramPhone } from './phone';
 
-
+/** A contact shared in Telegram, as the notification service's bot received it. */
 export interface TelegramContact {
+  /** As Telegram sends it: often without the leading "+". */
   phone: string;
-  chatId: number;
-  telegramUserId: number;
+  chatId: string;
+  telegramUserId: string;
+}
+
+/** A Telegram chat or user id: up to 52 bits, so it travels as a string (GraphQL's Int has 32). */
+function telegramId(value: string, field: string): bigint {
+  if (!/^-?\d{1,18}$/.test(value.trim())) throw badUserInput(field, `"${value}" is not a Telegram id.`);
+  return BigInt(value.trim());
 }
 
 /** Users and their Telegram binding. */
@@ -16,6 +24,7 @@ export class UserService {
   constructor(
     private readonly prisma: PrismaClient,
     private readonly adminPhones: ReadonlySet<string>,
+    private readonly defaultRegion?: string,
   ) {}
 
   /**
@@ -23,20 +32,23 @@ export class UserService {
    * user: binding it to a new phone unbinds it from the old one.
    */
   async bindTelegram(contact: TelegramContact): Promise<User> {
-    const chatId = BigInt(contact.chatId);
+    const phone = normalizeTelegramPhone(contact.phone, this.defaultRegion);
+    const chatId = telegramId(contact.chatId, 'chatId');
+    const telegramUserId = telegramId(contact.telegramUserId, 'telegramUserId');
     return this.prisma.$transaction(async (tx) => {
-      await tx.user.updateMany({ where: { telegramChatId: chatId, NOT: { phone: contact.phone } }, data: { telegramChatId: null, telegramUserId: null } });
+      await tx.user.updateMany({ where: { telegramChatId: chatId, NOT: { phone } }, data: { telegramChatId: null, telegramUserId: null } });
       return tx.user.upsert({
-        where: { phone: contact.phone },
-        create: {
-          phone: contact.phone,
-          role: this.adminPhones.has(contact.phone) ? 'ADMIN' : 'USER',
-          telegramChatId: chatId,
-          telegramUserId: BigInt(contact.telegramUserId),
-        },
-        update: { telegramChatId: chatId, telegramUserId: BigInt(contact.telegramUserId) },
+        where: { phone },
+        create: { phone, role: this.adminPhones.has(phone) ? 'ADMIN' : 'USER', telegramChatId: chatId, telegramUserId },
+        update: { telegramChatId: chatId, telegramUserId },
       });
     });
+  }
+
+  /** Ids of every admin, oldest first. */
+  async adminIds(): Promise<string[]> {
+    const admins = await this.prisma.user.findMany({ where: { role: 'ADMIN' }, select: { id: true }, orderBy: [{ createdAt: 'asc' }, { id: 'asc' }] });
+    return admins.map((admin) => admin.id);
   }
 
   findByPhone(phone: string): Promise<User | null> {

@@ -98,12 +98,13 @@ describe('login with the bot in webhook mode', () => {
 
   beforeAll(async () => {
     telegram = await FakeTelegram.start();
+    // The bot lives in the notification service, so the webhook is served on its port.
     const port = await freePort();
     stack = await startStack({
       telegram,
       env: {
-        AUTH_PORT: String(port),
-        AUTH_URL: `http://127.0.0.1:${port}/graphql`,
+        NOTIFICATION_PORT: String(port),
+        NOTIFICATION_URL: `http://127.0.0.1:${port}/graphql`,
         TELEGRAM_WEBHOOK_URL: `http://127.0.0.1:${port}/telegram/webhook`,
         TELEGRAM_WEBHOOK_SECRET: 'webhook-secret-0123456789',
       },

@@ -1,25 +1,104 @@
+import { createHash } from 'node:crypto';
 import path from 'node:path';
+import { Api } from 'node-telegram-bot-api';
 import { openInfrastructure } from '../../../kernel/src/infrastructure';
 import { loadTypeDefs, startSubgraph, type RunningServer } from '../../../kernel/src/server';
 import type { NotificationConfig } from './config';
+import { LiveFeed } from './live-feed';
+import { LoginCodes } from './login-codes';
 import { NotificationService } from './notifications';
+import { OrderNotifications } from './order-notifications';
 import { resolvers } from './resolvers';
+import { LowStockAlerts } from './stock-alerts';
+import { AuthUsers, OrderResponses, SubgraphClient } from './subgraph-client';
+import { NotificationBot } from './telegram-bot';
+import { TelegramChats } from './telegram-chats';
+import { TelegramSender } from './telegram-sender';
 
 export const NOTIFICATION_SCHEMA_FILE = path.resolve(__dirname, '../schema.graphql');
 
+/**
+ * Wires the notification subgraph: the Telegram bot (the only one in the platform), the consumers
+ * that turn order and stock events into notifications, the background Telegram sender, the live
+ * feed, and the GraphQL server.
+ */
 export async function startNotificationService(config: NotificationConfig): Promise<RunningServer> {
   const infra = await openInfrastructure('notification', config);
-  const notifications = new NotificationService(infra.prisma);
-  return startSubgraph({
+  const { prisma, redis, jwt, logger } = infra;
+  const serviceToken = () => jwt.signService('notification');
+  const users = new AuthUsers(new SubgraphClient(config.AUTH_URL, serviceToken));
+  // Telegram forgets a button press it was not answered for within about 15 s.
+  const orders = new OrderResponses(new SubgraphClient(config.ORDER_URL, serviceToken, 12_000));
+  const chats = new TelegramChats(prisma);
+  const live = new LiveFeed(redis, config.REDIS_KEY_PREFIX, logger);
+
+  const token = config.TELEGRAM_BOT_TOKEN;
+  if (!token) logger.warn('TELEGRAM_BOT_TOKEN is not set: nothing is sent to Telegram (development only)');
+  const apiRoot = config.TELEGRAM_API_BASE_URL;
+  // maxRetries 0: the sender owns retries (backoff, retry_after, blocked chats).
+  const sender = token
+    ? new TelegramSender(prisma, new Api(token, { apiRoot, maxRetries: 0, timeoutMs: 20_000 }), chats, logger, {
+        intervalMs: config.TELEGRAM_SEND_INTERVAL_MS,
+        maxAttempts: config.TELEGRAM_MAX_ATTEMPTS,
+      })
+    : undefined;
+  const loginCodes = new LoginCodes(token ? new Api(token, { apiRoot, maxRetries: 1, maxRetryAfterMs: 3_000, timeoutMs: 8_000 }) : undefined, chats, logger);
+  const bot = token
+    ? new NotificationBot(
+        {
+          token,
+          apiRoot,
+          webhookUrl: config.TELEGRAM_WEBHOOK_URL,
+          webhookSecret: config.TELEGRAM_WEBHOOK_SECRET ?? createHash('sha256').update(`webhook:${token}`).digest('hex'),
+        },
+        users,
+        chats,
+        orders,
+        logger,
+      )
+    : undefined;
+
+  const notifications = new NotificationService(prisma, {
+    telegramEnabled: Boolean(token),
+    afterCommit: async (created) => {
+      sender?.kick();
+      await live.publish(created);
+    },
+  });
+  const orderNotifications = new OrderNotifications(redis, config.REDIS_KEY_PREFIX, notifications, users, logger);
+  const stockAlerts = new LowStockAlerts(redis, config.REDIS_KEY_PREFIX, notifications, users, logger);
+  orderNotifications.start();
+  stockAlerts.start();
+  sender?.start();
+
+  const server = await startSubgraph({
     name: 'notification',
     typeDefs: loadTypeDefs(NOTIFICATION_SCHEMA_FILE),
     resolvers,
-    jwt: infra.jwt,
-    logger: infra.logger,
+    jwt,
+    logger,
     port: config.NOTIFICATION_PORT,
     host: config.NOTIFICATION_HOST,
     readiness: infra.readiness,
-    onStop: infra.close,
-    context: (base) => ({ ...base, notifications }),
+    queryCount: infra.queryCount,
+    routes: (app) => bot?.mountWebhook(app),
+    onStop: async () => {
+      await bot?.stop();
+      await Promise.all([orderNotifications.stop(), stockAlerts.stop()]);
+      await sender?.stop();
+      await infra.close();
+    },
+    context: (base) => ({ ...base, notifications, loginCodes }),
+  }).catch(async (error: unknown) => {
+    await Promise.all([orderNotifications.stop(), stockAlerts.stop(), sender?.stop()]);
+    await infra.close();
+    throw error;
   });
+  try {
+    await bot?.start();
+  } catch (error) {
+    await server.stop();
+    throw error;
+  }
+  return server;
 }

@@ -1,10 +1,25 @@
-import type { PrismaClient } from '../../../kernel/src/prisma';
+import type { Notification, PrismaClient, Prisma, TelegramChat } from '../../../kernel/src/prisma';
 import { badUserInput } from '../../../kernel/src/errors';
+import { isUuid } from '../../../kernel/src/ids';
 import { decodeCursor, encodeCursor } from '../../../kernel/src/pagination';
+import { processOnce } from '../../../kernel/src/events/idempotency';
+import type { NotificationDraft } from './messages';
 
-/** A user's notification feed. */
+const MAX_IDS = 100;
+
+export interface NotificationServiceOptions {
+  /** False without a bot token: nothing is queued for Telegram. */
+  telegramEnabled: boolean;
+  /** Runs once new notifications have committed (the live feed, the Telegram sender); must not throw. */
+  afterCommit?: (created: Notification[]) => Promise<void>;
+}
+
+/** A user's notification feed, and the notifications events turn into. */
 export class NotificationService {
-  constructor(private readonly prisma: PrismaClient) {}
+  constructor(
+    private readonly prisma: PrismaClient,
+    private readonly options: NotificationServiceOptions,
+  ) {}
 
   /** Newest first, by (createdAt, id) keyset. */
   async listForUser(userId: string, options: { unreadOnly: boolean; first: number; after?: string | null }) {
@@ -21,5 +36,56 @@ export class NotificationService {
     ]);
     const edges = rows.slice(0, first).map((node) => ({ node, cursor: encodeCursor({ at: node.createdAt.toISOString(), id: node.id }) }));
     return { edges, totalCount, pageInfo: { hasNextPage: rows.length > first, endCursor: edges.at(-1)?.cursor ?? null } };
+  }
+
+  /** Marks the user's own notifications among `ids` read (someone else's are ignored); returns them, newest first. */
+  async markRead(userId: string, ids: readonly string[]): Promise<Notification[]> {
+    if (ids.length > MAX_IDS) throw badUserInput('ids', `Mark at most ${MAX_IDS} notifications at once.`);
+    const bad = ids.find((id) => !isUuid(id));
+    if (bad !== undefined) throw badUserInput('ids', `"${bad}" is not a valid id.`);
+    const unique = [...new Set(ids)];
+    if (unique.length === 0) return [];
+    // Already read ones keep the time they were first read.
+    await this.prisma.notification.updateMany({ where: { id: { in: unique }, userId, readAt: null }, data: { readAt: new Date() } });
+    return this.prisma.notification.findMany({ where: { id: { in: unique }, userId }, orderBy: [{ createdAt: 'desc' }, { id: 'desc' }] });
+  }
+
+  /** The notification when `userId` owns it; null otherwise. */
+  async findOwned(userId: string, id: string): Promise<Notification | null> {
+    if (!isUuid(id)) return null;
+    const notification = await this.prisma.notification.findUnique({ where: { id } });
+    return notification?.userId === userId ? notification : null;
+  }
+
+  /**
+   * Stores what an event means for its recipients, once per consumer and event (and at most one
+   * notification per event, recipient and kind, whoever writes it). Each is queued for Telegram when
+   * its recipient has a chat that has not blocked the bot, and skipped otherwise.
+   * Returns the notifications created (none for a duplicate delivery).
+   */
+  async recordFromEvent(consumer: string, eventId: string, drafts: readonly NotificationDraft[]): Promise<Notification[]> {
+    let created: Notification[] = [];
+    const valid = drafts.filter((draft) => isUuid(draft.userId));
+    await processOnce(this.prisma, 'notification', consumer, eventId, async (tx) => {
+      if (valid.length === 0) return;
+      const chats = this.options.telegramEnabled
+        ? await tx.telegramChat.findMany({ where: { userId: { in: [...new Set(valid.map((d) => d.userId))] } } })
+        : [];
+      const chatOf = new Map(chats.map((chat) => [chat.userId, chat]));
+      const now = new Date();
+      created = await tx.notification.createManyAndReturn({
+        data: valid.map((draft) => ({ ...draft, eventId, ...this.initialDelivery(chatOf.get(draft.userId), now) })),
+        skipDuplicates: true,
+      });
+    });
+    if (created.length > 0) await this.options.afterCommit?.(created);
+    return created;
+  }
+
+  private initialDelivery(chat: TelegramChat | undefined, now: Date): Partial<Prisma.NotificationCreateManyInput> {
+    if (!this.options.telegramEnabled) return { telegramStatus: 'SKIPPED', telegramError: 'Telegram is not configured' };
+    if (!chat) return { telegramStatus: 'SKIPPED', telegramError: 'no Telegram chat is linked' };
+    if (chat.blockedAt) return { telegramStatus: 'SKIPPED', telegramError: 'the chat blocked the bot' };
+    return { telegramStatus: 'PENDING', telegramNextAttemptAt: now };
   }
 }

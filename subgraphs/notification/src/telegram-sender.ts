@@ -1,0 +1,236 @@
+import { TelegramApiError, type Api } from 'node-telegram-bot-api';
+import type { NotificationKind, PrismaClient, TelegramChat } from '../../../kernel/src/prisma';
+import type { Logger } from '../../../kernel/src/logger';
+import { telegramText } from './messages';
+import { OrderButtons } from './order-buttons';
+import type { TelegramChats } from './telegram-chats';
+
+export interface TelegramSenderOptions {
+  /** How often it looks for due messages when nobody kicks it. */
+  intervalMs: number;
+  /** Attempts before a message is given up as FAILED; a 429 does not count (Telegram said when to come back). */
+  maxAttempts: number;
+  batchSize?: number;
+  /** A claimed message not settled within this is claimed again (the process sending it died). */
+  leaseMs?: number;
+  /** First retry after about this long, doubling up to maxBackoffMs. */
+  baseBackoffMs?: number;
+  maxBackoffMs?: number;
+}
+
+/** A notification claimed for sending. */
+interface Claimed {
+  id: string;
+  user_id: string;
+  kind: NotificationKind;
+  title: string;
+  body: string;
+  order_id: string | null;
+  attempts: number;
+  created_at: Date;
+}
+
+type Outcome =
+  | { status: 'SENT'; messageId: number }
+  | { status: 'RETRY'; at: Date; error: string; attempted: boolean }
+  | { status: 'FAILED' | 'SKIPPED'; error: string; attempted: boolean; chatBlocked?: boolean };
+
+const TABLE = '"notification"."notifications"';
+
+/**
+ * Sends pending notifications to their users' Telegram chats in the background, so neither the saga
+ * nor an event consumer ever waits on Telegram. Rows are claimed with FOR UPDATE SKIP LOCKED and
+ * a lease (telegram_next_attempt_at pushed ahead), so several processes never send one twice.
+ * Transient failures are retried with capped exponential backoff; a 429 waits the retry_after it
+ * was told (and pauses this sender as a whole: the limit is the bot's); a 403 marks the chat
+ * blocked, and nothing more goes there until its owner sends /start again.
+ */
+export class TelegramSender {
+  private readonly batchSize: number;
+  private readonly leaseMs: number;
+  private readonly baseBackoffMs: number;
+  private readonly maxBackoffMs: number;
+  private timer?: NodeJS.Timeout;
+  private running = false;
+  private inFlight = false;
+  private again = false;
+  private failures = 0;
+  private pausedUntil = 0;
+  private abort = new AbortController();
+  private current: Promise<unknown> = Promise.resolve();
+
+  constructor(
+    private readonly prisma: PrismaClient,
+    /** Constructed with maxRetries: 0, so every retry is this sender's decision. */
+    private readonly api: Api,
+    private readonly chats: TelegramChats,
+    private readonly logger: Logger,
+    private readonly options: TelegramSenderOptions,
+  ) {
+    this.batchSize = options.batchSize ?? 20;
+    this.leaseMs = options.leaseMs ?? 60_000;
+    this.baseBackoffMs = options.baseBackoffMs ?? 1_000;
+    this.maxBackoffMs = options.maxBackoffMs ?? 5 * 60_000;
+  }
+
+  start(): void {
+    if (this.running) return;
+    this.running = true;
+    this.abort = new AbortController();
+    this.schedule(0);
+  }
+
+  /** Look soon: call after new notifications have committed. Kicks coalesce. */
+  kick(): void {
+    if (!this.running) return;
+    if (this.inFlight) this.again = true;
+    else if (this.failures === 0) this.schedule(0);
+  }
+
+  /** Stops looking, cuts a send in flight short (that message stays pending) and waits for the batch to settle. */
+  async stop(): Promise<void> {
+    this.running = false;
+    clearTimeout(this.timer);
+    this.abort.abort();
+    await this.current;
+  }
+
+  /** Sends every due message now, batch by batch; resolves to how many it claimed. */
+  private sendDue(): Promise<number> {
+    const run = this.current.then(() => this.drain());
+    this.current = run.catch(() => undefined);
+    return run;
+  }
+
+  private schedule(delayMs: number): void {
+    clearTimeout(this.timer);
+    this.timer = setTimeout(() => void this.tick(), Math.max(delayMs, this.pausedUntil - Date.now(), 0));
+    this.timer.unref();
+  }
+
+  private async tick(): Promise<void> {
+    this.inFlight = true;
+    this.again = false;
+    let delay = this.options.intervalMs;
+    try {
+      await this.sendDue();
+      if (this.failures > 0) this.logger.info('telegram sender works again');
+      this.failures = 0;
+      if (this.again) delay = 0;
+    } catch (error) {
+      if (this.failures === 0) this.logger.warn({ err: error }, 'telegram sender failed (is the database reachable?); retrying');
+      this.failures += 1;
+      delay = Math.min(this.options.intervalMs * 2 ** this.failures, 10_000);
+    } finally {
+      this.inFlight = false;
+    }
+    if (this.running) this.schedule(delay);
+  }
+
+  private async drain(): Promise<number> {
+    let total = 0;
+    while (this.running && Date.now() >= this.pausedUntil) {
+      const claimed = await this.claim();
+      if (claimed.length > 0) await this.sendBatch(claimed);
+      total += claimed.length;
+      if (claimed.length < this.batchSize) break;
+    }
+    return total;
+  }
+
+  /** Takes up to a batch of due messages for this process: rows another process holds are skipped, not waited for. */
+  private async claim(): Promise<Claimed[]> {
+    const rows = await this.prisma.$queryRawUnsafe<Claimed[]>(
+      `WITH due AS (
+         SELECT id FROM ${TABLE}
+          WHERE telegram_status = 'PENDING' AND (telegram_next_attempt_at IS NULL OR telegram_next_attempt_at <= now())
+          ORDER BY telegram_next_attempt_at NULLS FIRST, created_at
+          LIMIT $1
+          FOR UPDATE SKIP LOCKED
+       )
+       UPDATE ${TABLE} AS n SET telegram_next_attempt_at = now() + make_interval(secs => $2::float8)
+         FROM due WHERE n.id = due.id
+       RETURNING n.id::text AS id, n.user_id::text AS user_id, n.kind::text AS kind, n.title, n.body,
+                 n.order_id::text AS order_id, n.telegram_attempts AS attempts, n.created_at`,
+      this.batchSize,
+      this.leaseMs / 1000,
+    );
+    return rows.sort((a, b) => a.created_at.getTime() - b.created_at.getTime() || a.id.localeCompare(b.id));
+  }
+
+  private async sendBatch(claimed: Claimed[]): Promise<void> {
+    const userIds = [...new Set(claimed.map((row) => row.user_id))];
+    const chatOf = new Map((await this.prisma.telegramChat.findMany({ where: { userId: { in: userIds } } })).map((chat) => [chat.userId, chat]));
+    for (const [index, row] of claimed.entries()) {
+      if (!this.running || Date.now() < this.pausedUntil) {
+        // Stopping, or Telegram asked us to wait: the rest go back, due when the pause ends.
+        await this.putBack(claimed.slice(index).map((r) => r.id), new Date(Math.max(Date.now(), this.pausedUntil)));
+        return;
+      }
+      const chat = chatOf.get(row.user_id);
+      const outcome = await this.deliver(row, chat);
+      if (chat && outcome.status === 'FAILED' && outcome.chatBlocked) chatOf.set(row.user_id, { ...chat, blockedAt: new Date() });
+      await this.settle(row, outcome);
+    }
+  }
+
+  private async deliver(row: Claimed, chat: TelegramChat | undefined): Promise<Outcome> {
+    if (!chat) return { status: 'SKIPPED', error: 'no Telegram chat is linked', attempted: false };
+    if (chat.blockedAt) return { status: 'SKIPPED', error: 'the chat blocked the bot', attempted: false };
+    const buttons = row.kind === 'ORDER_CONFIRMATION_REQUESTED' && row.order_id ? { reply_markup: OrderButtons.markup(row.order_id) } : {};
+    try {
+      const message = await this.api.sendMessage({ chat_id: Number(chat.chatId), text: telegramText(row), ...buttons }, this.abort.signal);
+      return { status: 'SENT', messageId: message.message_id };
+    } catch (error) {
+      return this.failure(error, row, chat);
+    }
+  }
+
+  private async failure(error: unknown, row: Claimed, chat: TelegramChat): Promise<Outcome> {
+    if (error instanceof TelegramApiError) {
+      if (error.errorCode === 429) {
+        const waitMs = Math.max(1, error.retryAfter ?? 1) * 1000;
+        this.pausedUntil = Math.max(this.pausedUntil, Date.now() + waitMs);
+        this.logger.warn({ retryAfterSeconds: waitMs / 1000 }, 'telegram rate limit: sending pauses as told');
+        return { status: 'RETRY', at: new Date(Date.now() + waitMs), error: error.message, attempted: false };
+      }
+      if (error.errorCode === 403) {
+        await this.chats.markBlocked(chat.chatId);
+        this.logger.info({ userId: row.user_id }, 'the chat blocked the bot: nothing more is sent there until /start');
+        return { status: 'FAILED', error: error.message, attempted: true, chatBlocked: true };
+      }
+      // Another 4xx (chat not found, a bad request) will not get better by trying again.
+      if (error.errorCode < 500) return { status: 'FAILED', error: error.message, attempted: true };
+    }
+    const message = error instanceof Error ? error.message : String(error);
+    if (!this.running) return { status: 'RETRY', at: new Date(), error: message, attempted: false };
+    const attempts = row.attempts + 1;
+    if (attempts >= this.options.maxAttempts) {
+      this.logger.warn({ notificationId: row.id, attempts, err: message }, 'giving up on a telegram message');
+      return { status: 'FAILED', error: message, attempted: true };
+    }
+    const backoff = Math.min(this.baseBackoffMs * 2 ** (attempts - 1), this.maxBackoffMs) * (0.8 + Math.random() * 0.4);
+    return { status: 'RETRY', at: new Date(Date.now() + backoff), error: message, attempted: true };
+  }
+
+  private async settle(row: Claimed, outcome: Outcome): Promise<void> {
+    const attempts = outcome.status === 'SENT' || outcome.attempted ? row.attempts + 1 : row.attempts;
+    const data =
+      outcome.status === 'SENT'
+        ? {
+            telegramStatus: 'SENT' as const,
+            deliveredToTelegramAt: new Date(),
+            telegramMessageId: BigInt(outcome.messageId),
+            telegramError: null,
+            telegramNextAttemptAt: null,
+          }
+        : outcome.status === 'RETRY'
+          ? { telegramNextAttemptAt: outcome.at, telegramError: outcome.error }
+          : { telegramStatus: outcome.status, telegramError: outcome.error, telegramNextAttemptAt: null };
+    await this.prisma.notification.updateMany({ where: { id: row.id, telegramStatus: 'PENDING' }, data: { ...data, telegramAttempts: attempts } });
+  }
+
+  private async putBack(ids: string[], at: Date): Promise<void> {
+    await this.prisma.notification.updateMany({ where: { id: { in: ids }, telegramStatus: 'PENDING' }, data: { telegramNextAttemptAt: at } });
+  }
+}

@@ -1,0 +1,30 @@
+import { loadNotificationConfig } from '../src/config';
+
+const base = { DATABASE_URL: 'postgresql://postgres@127.0.0.1:5432/shop', JWT_SECRET: 'test-secret-that-is-long-enough-for-hs256-0123456789' };
+
+describe('the notification service\'s configuration', () => {
+  it('has the documented defaults', () => {
+    expect(loadNotificationConfig(base)).toMatchObject({
+      NOTIFICATION_PORT: 4005,
+      AUTH_URL: 'http://127.0.0.1:4001/graphql',
+      ORDER_URL: 'http://127.0.0.1:4004/graphql',
+      TELEGRAM_API_BASE_URL: 'https://api.telegram.org',
+      TELEGRAM_SEND_INTERVAL_MS: 500,
+      TELEGRAM_MAX_ATTEMPTS: 8,
+    });
+  });
+
+  it('needs a bot token in production: it is the one service that talks to Telegram', () => {
+    expect(() => loadNotificationConfig({ ...base, NODE_ENV: 'production' })).toThrow('Invalid configuration: TELEGRAM_BOT_TOKEN is required in production');
+    expect(loadNotificationConfig({ ...base, NODE_ENV: 'production', TELEGRAM_BOT_TOKEN: '123456:ABC-DEF' }).TELEGRAM_BOT_TOKEN).toBe('123456:ABC-DEF');
+  });
+
+  it.each([
+    ['TELEGRAM_BOT_TOKEN', 'not-a-token'],
+    ['TELEGRAM_WEBHOOK_SECRET', 'short'],
+    ['TELEGRAM_MAX_ATTEMPTS', '0'],
+    ['ORDER_URL', 'order-service'],
+  ])('names a malformed %s', (name, value) => {
+    expect(() => loadNotificationConfig({ ...base, [name]: value })).toThrow(new RegExp(`^Invalid configuration: ${name} `));
+  });
+});
