@@ -16,6 +16,9 @@ const config: Config = {
   globalSetup: '<rootDir>/test/support/global-setup.ts',
   globalTeardown: '<rootDir>/test/support/global-teardown.ts',
   testTimeout: 30000,
+  // Test files share the run's database, and services' background workers (outbox relays, saga
+  // workers, senders) read whole tables: one file at a time keeps each stack to its own events.
+  maxWorkers: 1,
 };
 
 export default config;

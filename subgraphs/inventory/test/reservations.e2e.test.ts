@@ -1,9 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { useStack, type Stack } from '../../../test/support/stack';
 import { login, randomPhone, type Session } from '../../../test/support/login';
-import { firstErrorCode, graphql } from '../../../test/support/graphql';
+import { firstErrorCode, graphql, type GraphQLResponse } from '../../../test/support/graphql';
 import { createPrisma, type PrismaClient } from '../../../kernel/src/prisma';
-import type { FakeTelegram } from '../../../test/support/fake-telegram';
 
 const CREATE_ITEM = /* GraphQL */ `
   mutation($input: CreateInventoryItemInput!) { createInventoryItem(input: $input) { productId onHand reserved available } }
@@ -17,33 +16,47 @@ const RESERVE = /* GraphQL */ `
 const RELEASE = /* GraphQL */ `mutation($orderId: ID!) { releaseStock(orderId: $orderId) { status lines { status } } }`;
 const COMMIT = /* GraphQL */ `mutation($orderId: ID!) { commitStock(orderId: $orderId) { status lines { status } } }`;
 
-describe('reservations for the order saga', () => {
+/** A stack with an admin and the order service's token; items are made through the gateway. */
+function reservationHarness(env: Record<string, string>) {
   const adminPhone = randomPhone();
-  const ctx = useStack({ ADMIN_PHONES: adminPhone, RESERVATION_TTL_SECONDS: '2', RESERVATION_SWEEP_INTERVAL_MS: '200' });
-  let stack: Stack;
-  let telegram: FakeTelegram;
-  let admin: Session;
-  let service: string;
-  let prisma: PrismaClient;
-
+  const ctx = useStack({ ADMIN_PHONES: adminPhone, ...env });
+  const h = {} as {
+    stack: Stack;
+    admin: Session;
+    service: string;
+    prisma: PrismaClient;
+    asService(query: string, variables: Record<string, unknown>): Promise<GraphQLResponse>;
+    newItem(onHand: number): Promise<string>;
+    item(productId: string): Promise<{ onHand: number; reserved: number; available: number }>;
+  };
   beforeAll(async () => {
-    ({ stack, telegram } = ctx);
-    admin = await login(stack, telegram, adminPhone);
-    service = await stack.serviceToken('order');
-    prisma = createPrisma(process.env.DATABASE_URL!);
+    h.stack = ctx.stack;
+    h.admin = await login(ctx.stack, ctx.telegram, adminPhone);
+    h.service = await ctx.stack.serviceToken('order');
+    h.prisma = createPrisma(process.env.DATABASE_URL!);
+    // Straight at the inventory subgraph, as the order service calls it.
+    h.asService = (query, variables) => graphql(ctx.stack.urls.inventory, query, variables, { token: h.service });
+    h.newItem = async (onHand) => {
+      const productId = randomUUID();
+      const created = await ctx.stack.gql(CREATE_ITEM, { input: { productId, onHand } }, { token: h.admin.accessToken });
+      expect(created.errors).toBeUndefined();
+      return productId;
+    };
+    h.item = async (productId) => (await ctx.stack.gql(ITEM, { id: productId })).data!.inventoryItem;
   });
-  afterAll(() => prisma?.$disconnect());
+  afterAll(() => h.prisma?.$disconnect());
+  return h;
+}
 
-  /** Straight at the inventory subgraph, as the order service calls it. */
-  const asService = (query: string, variables: Record<string, unknown>) => graphql(stack.urls.inventory, query, variables, { token: service });
-
-  async function newItem(onHand: number): Promise<string> {
-    const productId = randomUUID();
-    const created = await stack.gql(CREATE_ITEM, { input: { productId, onHand } }, { token: admin.accessToken });
-    expect(created.errors).toBeUndefined();
-    return productId;
-  }
-  const item = async (productId: string) => (await stack.gql(ITEM, { id: productId })).data!.inventoryItem;
+describe('reservations for the order saga', () => {
+  const h = reservationHarness({});
+  let stack: Stack;
+  let admin: Session;
+  let prisma: PrismaClient;
+  const asService = (query: string, variables: Record<string, unknown>) => h.asService(query, variables);
+  const newItem = (onHand: number) => h.newItem(onHand);
+  const item = (productId: string) => h.item(productId);
+  beforeAll(() => ({ stack, admin, prisma } = h));
 
   it('never oversells: 200 concurrent reservations of 1 against 50 available, exactly 50 succeed', async () => {
     const productId = await newItem(50);
@@ -103,21 +116,6 @@ describe('reservations for the order saga', () => {
     expect((await asService(RELEASE, { orderId: randomUUID() })).data!.releaseStock).toEqual({ status: 'RELEASED', lines: [] });
   });
 
-  it('releases a reservation by itself once it expires', async () => {
-    const productId = await newItem(3);
-    const orderId = randomUUID();
-    const reserved = await asService(RESERVE, { orderId, lines: [{ productId, quantity: 2 }] });
-    expect(new Date(reserved.data!.reserveStock.expiresAt).getTime() - Date.now()).toBeLessThanOrEqual(2000);
-    expect(await item(productId)).toEqual({ onHand: 3, reserved: 2, available: 1 });
-
-    const deadline = Date.now() + 8000;
-    while ((await item(productId)).reserved !== 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200));
-    expect(await item(productId)).toEqual({ onHand: 3, reserved: 0, available: 3 });
-    const movement = await prisma.stockMovement.findFirst({ where: { orderId }, orderBy: { createdAt: 'desc' } });
-    expect(movement).toMatchObject({ deltaReserved: -2, reason: 'reservation expired', actor: 'system' });
-    expect(firstErrorCode(await asService(COMMIT, { orderId }))).toBe('RESERVATION_EXPIRED');
-  });
-
   it('lets only platform services reserve', async () => {
     const productId = await newItem(5);
     const variables = { orderId: randomUUID(), lines: [{ productId, quantity: 1 }] };
@@ -157,5 +155,24 @@ describe('reservations for the order saga', () => {
     await expect(
       prisma.$executeRaw`UPDATE "inventory"."inventory_items" SET "on_hand" = -1 WHERE "product_id" = ${productId}::uuid`,
     ).rejects.toThrow(/inventory_items_stock_check/);
+  });
+});
+
+describe('reservation expiry', () => {
+  const h = reservationHarness({ RESERVATION_TTL_SECONDS: '1', RESERVATION_SWEEP_INTERVAL_MS: '200' });
+
+  it('releases a reservation by itself once it expires', async () => {
+    const productId = await h.newItem(3);
+    const orderId = randomUUID();
+    const reserved = await h.asService(RESERVE, { orderId, lines: [{ productId, quantity: 2 }] });
+    expect(new Date(reserved.data!.reserveStock.expiresAt).getTime() - Date.now()).toBeLessThanOrEqual(1000);
+    expect(await h.item(productId)).toEqual({ onHand: 3, reserved: 2, available: 1 });
+
+    const deadline = Date.now() + 8000;
+    while ((await h.item(productId)).reserved !== 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200));
+    expect(await h.item(productId)).toEqual({ onHand: 3, reserved: 0, available: 3 });
+    const movement = await h.prisma.stockMovement.findFirst({ where: { orderId }, orderBy: { createdAt: 'desc' } });
+    expect(movement).toMatchObject({ deltaReserved: -2, reason: 'reservation expired', actor: 'system' });
+    expect(firstErrorCode(await h.asService(COMMIT, { orderId }))).toBe('RESERVATION_EXPIRED');
   });
 });
