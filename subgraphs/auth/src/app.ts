@@ -1,6 +1,7 @@
 import path from 'node:path';
 import { createLogger, type Logger } from '../../../kernel/src/logger';
 import { openInfrastructure } from '../../../kernel/src/infrastructure';
+import { SubgraphClient } from '../../../kernel/src/subgraph-client';
 import { loadTypeDefs, startSubgraph, type RunningServer } from '../../../kernel/src/server';
 import { normalizePhone } from './phone';
 import type { AuthConfig } from './config';
@@ -10,6 +11,9 @@ import { createAuthContext, resolvers } from './resolvers';
 import { LoginService } from './service';
 import { SessionService } from './sessions';
 import { UserService } from './users';
+
+/** Sending a code waits for Telegram (with its own retries) behind the notification service. */
+const LOGIN_CODE_TIMEOUT_MS = 20_000;
 
 export const AUTH_SCHEMA_FILE = path.resolve(__dirname, '../schema.graphql');
 
@@ -37,7 +41,10 @@ export async function startAuthService(config: AuthConfig, logger: Logger = crea
   const token = config.TELEGRAM_BOT_TOKEN;
   if (!token) logger.warn('TELEGRAM_BOT_TOKEN is not set: login codes are written to this log (development only)');
   const delivery = token
-    ? new NotificationOtpDelivery(config.NOTIFICATION_URL, () => jwt.signService('auth'), logger)
+    ? new NotificationOtpDelivery(
+        new SubgraphClient({ name: 'notification', url: config.NOTIFICATION_URL, serviceToken: () => jwt.signService('auth'), timeoutMs: LOGIN_CODE_TIMEOUT_MS }),
+        logger,
+      )
     : new LogOtpDelivery(logger);
   const login = new LoginService(prisma, otp, delivery, users, sessions, {
     defaultRegion: config.DEFAULT_PHONE_REGION,

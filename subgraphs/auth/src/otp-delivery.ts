@@ -1,3 +1,4 @@
+import type { SubgraphClient } from '../../../kernel/src/subgraph-client';
 import type { Logger } from '../../../kernel/src/logger';
 import { AppError, ErrorCode } from '../../../kernel/src/errors';
 
@@ -13,7 +14,6 @@ const SEND_LOGIN_CODE = /* GraphQL */ `
 `;
 
 /** Longer than the notification service's own Telegram timeout, so its answer (sent or not) arrives first. */
-const REQUEST_TIMEOUT_MS = 20_000;
 
 /**
  * The notification service is the one that talks to Telegram: it sends the code at once and says
@@ -21,24 +21,14 @@ const REQUEST_TIMEOUT_MS = 20_000;
  */
 export class NotificationOtpDelivery implements OtpDelivery {
   constructor(
-    private readonly notificationUrl: string,
-    private readonly serviceToken: () => Promise<string>,
+    private readonly notification: SubgraphClient,
     private readonly logger: Logger,
   ) {}
 
   async send(chatId: bigint, _phone: string, code: string, ttlSeconds: number): Promise<void> {
     try {
-      const response = await fetch(this.notificationUrl, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json', authorization: `Bearer ${await this.serviceToken()}` },
-        body: JSON.stringify({ query: SEND_LOGIN_CODE, variables: { chatId: chatId.toString(), code, ttlSeconds } }),
-        signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
-      });
-      const body = (await response.json()) as { data?: { sendLoginCode?: boolean } | null; errors?: Array<{ message: string; extensions?: { code?: string } }> };
-      if (body.data?.sendLoginCode !== true) {
-        const error = body.errors?.[0];
-        throw new Error(`notification service answered ${response.status}: ${error?.extensions?.code ?? ''} ${error?.message ?? 'no result'}`);
-      }
+      const { sendLoginCode } = await this.notification.data<{ sendLoginCode: boolean }>(SEND_LOGIN_CODE, { chatId: chatId.toString(), code, ttlSeconds });
+      if (sendLoginCode !== true) throw new Error('the notification service did not send the code');
     } catch (error) {
       this.logger.warn({ err: error instanceof Error ? error.message : error }, 'could not send a login code through Telegram');
       throw new AppError(ErrorCode.SERVICE_UNAVAILABLE, 'We could not reach Telegram to send your code; try again in a minute.');

@@ -7,6 +7,7 @@ import { ProductListing } from './listing';
 import { ProductService } from './products';
 import { createCatalogContext, resolvers, type CatalogServices } from './resolvers';
 import { StockProjection } from './stock-projection';
+import { SubgraphClient } from '../../../kernel/src/subgraph-client';
 
 export const CATALOG_SCHEMA_FILE = path.resolve(__dirname, '../schema.graphql');
 
@@ -22,7 +23,7 @@ export async function startCatalogService(config: CatalogConfig): Promise<Runnin
     infra.prisma,
     infra.redis,
     config.REDIS_KEY_PREFIX,
-    { url: config.INVENTORY_URL, serviceToken: () => infra.jwt.signService('catalog') },
+    new SubgraphClient({ name: 'inventory', url: config.INVENTORY_URL, serviceToken: () => infra.jwt.signService('catalog') }),
     infra.logger,
     config.CATALOG_STOCK_RESYNC_SECONDS * 1000,
   );

@@ -4,16 +4,12 @@ import type { PrismaClient, Tx } from '../../../kernel/src/prisma';
 import type { Redis } from '../../../kernel/src/redis';
 import type { Logger } from '../../../kernel/src/logger';
 import { StreamConsumer } from '../../../kernel/src/events/consumer';
+import type { SubgraphClient } from '../../../kernel/src/subgraph-client';
 import { processOnce } from '../../../kernel/src/events/idempotency';
 import { isEvent, type EventEnvelope } from '../../../kernel/src/events/envelope';
 
 const CONSUMER_GROUP = 'catalog-stock-projection';
 const PAGE_SIZE = 500;
-
-export interface InventoryReader {
-  url: string;
-  serviceToken(): Promise<string>;
-}
 
 /**
  * Keeps `Product.inStock` in line with the inventory: from its StockChanged events (durable stream,
@@ -29,7 +25,7 @@ export class StockProjection {
     private readonly prisma: PrismaClient,
     redis: Redis,
     keyPrefix: string,
-    private readonly inventory: InventoryReader,
+    private readonly inventory: SubgraphClient,
     private readonly logger: Logger,
     private readonly resyncIntervalMs: number,
   ) {
@@ -94,17 +90,10 @@ export class StockProjection {
   }
 
   private async fetchItems(after: string | null): Promise<Array<{ productId: string; available: number; version: number }>> {
-    const response = await fetch(this.inventory.url, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', authorization: `Bearer ${await this.inventory.serviceToken()}` },
-      body: JSON.stringify({
-        query: 'query($first: Int!, $after: ID) { inventoryItems(first: $first, after: $after) { productId available version } }',
-        variables: { first: PAGE_SIZE, after },
-      }),
-      signal: AbortSignal.timeout(10_000),
-    });
-    const body = (await response.json()) as { data?: { inventoryItems: Array<{ productId: string; available: number; version: number }> }; errors?: unknown };
-    if (!body.data) throw new Error(`inventory answered ${response.status}: ${JSON.stringify(body.errors)}`);
-    return body.data.inventoryItems;
+    const data = await this.inventory.data<{ inventoryItems: Array<{ productId: string; available: number; version: number }> }>(
+      'query($first: Int!, $after: ID) { inventoryItems(first: $first, after: $after) { productId available version } }',
+      { first: PAGE_SIZE, after },
+    );
+    return data.inventoryItems;
   }
 }

@@ -10,7 +10,8 @@ import { NotificationService } from './notifications';
 import { OrderNotifications } from './order-notifications';
 import { resolvers } from './resolvers';
 import { LowStockAlerts } from './stock-alerts';
-import { AuthUsers, OrderResponses, SubgraphClient } from './subgraph-client';
+import { AuthUsers, OrderResponses } from './platform-services';
+import { SubgraphClient } from '../../../kernel/src/subgraph-client';
 import { NotificationBot } from './telegram-bot';
 import { TelegramChats } from './telegram-chats';
 import { TelegramSender } from './telegram-sender';
@@ -26,9 +27,9 @@ export async function startNotificationService(config: NotificationConfig): Prom
   const infra = await openInfrastructure('notification', config);
   const { prisma, redis, jwt, logger } = infra;
   const serviceToken = () => jwt.signService('notification');
-  const users = new AuthUsers(new SubgraphClient(config.AUTH_URL, serviceToken));
+  const users = new AuthUsers(new SubgraphClient({ name: 'auth', url: config.AUTH_URL, serviceToken }));
   // Telegram forgets a button press it was not answered for within about 15 s.
-  const orders = new OrderResponses(new SubgraphClient(config.ORDER_URL, serviceToken, 12_000));
+  const orders = new OrderResponses(new SubgraphClient({ name: 'order', url: config.ORDER_URL, serviceToken, timeoutMs: 12_000 }));
   const chats = new TelegramChats(prisma);
   const live = new LiveFeed(redis, config.REDIS_KEY_PREFIX, logger);
 

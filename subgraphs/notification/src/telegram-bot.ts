@@ -3,7 +3,8 @@ import { Bot, registerExpressWebhook, type Context } from 'node-telegram-bot-api
 import type { Logger } from '../../../kernel/src/logger';
 import { ErrorCode } from '../../../kernel/src/errors';
 import { OrderButtons } from './order-buttons';
-import { SubgraphRefusal, type AuthUsers, type OrderResponses } from './subgraph-client';
+import { SubgraphRefusal } from '../../../kernel/src/subgraph-client';
+import type { AuthUsers, OrderResponses } from './platform-services';
 import type { TelegramChats } from './telegram-chats';
 
 export interface NotificationBotOptions {

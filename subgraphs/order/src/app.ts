@@ -12,7 +12,7 @@ import { InventoryClient } from './inventory-client';
 import { OrderPlacement } from './placement';
 import { OrderService } from './orders';
 import { OrderSaga, SagaWorker } from './saga';
-import { SubgraphClient } from './subgraph-client';
+import { SubgraphClient } from '../../../kernel/src/subgraph-client';
 import { OrderTransitions } from './transitions';
 import { createOrderContext, resolvers } from './resolvers';
 

@@ -1,6 +1,6 @@
 import { AppError, ErrorCode } from '../../../kernel/src/errors';
 import type { Logger } from '../../../kernel/src/logger';
-import { SubgraphUnavailable, type SubgraphClient } from './subgraph-client';
+import { SubgraphUnavailable, type SubgraphClient } from '../../../kernel/src/subgraph-client';
 
 export interface CatalogProduct {
   id: string;

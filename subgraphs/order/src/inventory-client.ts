@@ -1,4 +1,4 @@
-import { SubgraphUnavailable, type SubgraphClient } from './subgraph-client';
+import { SubgraphUnavailable, type SubgraphClient } from '../../../kernel/src/subgraph-client';
 
 export interface ReservationState {
   status: 'RESERVED' | 'RELEASED' | 'COMMITTED';
