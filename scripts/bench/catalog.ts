@@ -15,25 +15,18 @@
  * Tunables (environment): BENCH_PRODUCTS (100000), BENCH_DURATION seconds per scenario (12),
  * BENCH_CONNECTIONS (10), BENCH_WARMUP seconds (3).
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import fs from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
-import path from 'node:path';
 import pg from 'pg';
 import autocannon from 'autocannon';
-import { applyMigrations, dropDatabase, ensureDatabase, parseDatabaseUrl, withDatabase } from '../db/schema-engine';
+import { freePort, percentile, pgConfig, postgresVersion, say, startService, stopService, writeSection, type Service } from './harness';
+import { applyMigrations, dropDatabase, ensureDatabase, withDatabase } from '../db/schema-engine';
 import { JwtService } from '../../kernel/src/jwt';
 import { createPrisma, Prisma, type PrismaClient } from '../../kernel/src/prisma';
 import { dictionaryWords } from '../../subgraphs/catalog/src/search';
 import { createCatalogServices } from '../../subgraphs/catalog/src/app';
 import { CATEGORIES, SEARCHES, seedProduct, seededRandom, type SeedProduct } from './catalog-data';
 
-const ROOT = path.resolve(__dirname, '../..');
-const DOC_FILE = path.join(ROOT, 'docs/benchmarks.md');
-const SECTION_START = '<!-- bench:catalog:start -->';
-const SECTION_END = '<!-- bench:catalog:end -->';
 const SEED = 20261124;
 const TARGET_P95_MS = 20;
 
@@ -52,14 +45,7 @@ export const QUERY = /* GraphQL */ `query Search($search: String!, $category: St
   }
 }`;
 
-const say = (line: string) => console.log(`[bench] ${line}`);
-
 // ---------- database ----------
-
-function pgConfig(databaseUrl: string): pg.PoolConfig {
-  const { schema: _schema, ...config } = parseDatabaseUrl(databaseUrl);
-  return config;
-}
 
 const INSERT_PRODUCTS = `
   INSERT INTO catalog.products (id, sku, name, description, category, price_amount, currency, attributes, images, in_stock, created_at, updated_at)
@@ -137,57 +123,6 @@ async function explain(databaseUrl: string): Promise<void> {
 
 // ---------- services ----------
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
-}
-
-interface Service {
-  name: string;
-  child: ChildProcess;
-  url: string;
-}
-
-async function startService(name: string, entry: string, env: Record<string, string>, port: number, readyPath: string): Promise<Service> {
-  const child = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, entry)], {
-    cwd: ROOT,
-    env: { ...process.env, ...env },
-    stdio: ['ignore', 'inherit', 'inherit'],
-  });
-  const deadline = Date.now() + 60_000;
-  while (Date.now() < deadline) {
-    if (child.exitCode !== null) throw new Error(`${name} exited with code ${child.exitCode} while starting`);
-    try {
-      if ((await fetch(`http://127.0.0.1:${port}${readyPath}`, { signal: AbortSignal.timeout(1000) })).ok) {
-        return { name, child, url: `http://127.0.0.1:${port}/graphql` };
-      }
-    } catch {
-      // not listening yet
-    }
-    await new Promise((resolve) => setTimeout(resolve, 250));
-  }
-  child.kill('SIGTERM');
-  throw new Error(`${name} was not ready on port ${port} after 60 s`);
-}
-
-function stopService(service: Service): Promise<void> {
-  return new Promise((resolve) => {
-    if (service.child.exitCode !== null) return resolve();
-    const timer = setTimeout(() => service.child.kill('SIGKILL'), 10_000);
-    service.child.once('exit', () => {
-      clearTimeout(timer);
-      resolve();
-    });
-    service.child.kill('SIGTERM');
-  });
-}
-
 // ---------- measuring ----------
 
 interface Measurement {
@@ -201,8 +136,6 @@ interface Measurement {
   max: number;
   failures: number;
 }
-
-const percentile = (sorted: number[], q: number) => sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))] ?? NaN;
 
 async function measure(target: string, url: string, headers: Record<string, string>, bodies: string[], connections: number, duration: number): Promise<Measurement> {
   let next = 0;
@@ -255,28 +188,6 @@ function table(measurements: Measurement[]): string {
     (m) => `| ${m.target} | ${m.connections} | ${Math.round(m.perSecond).toLocaleString('en')} | ${ms(m.p50)} | ${ms(m.p95)} | ${ms(m.p99)} | ${ms(m.max)} | ${m.requests.toLocaleString('en')} | ${m.failures} |`,
   );
   return ['| target | connections | requests/s | p50 | p95 | p99 | max | requests | failures |', '|---|---:|---:|---:|---:|---:|---:|---:|---:|', ...rows].join('\n');
-}
-
-async function postgresVersion(databaseUrl: string): Promise<string> {
-  const client = new pg.Client(pgConfig(databaseUrl));
-  await client.connect();
-  try {
-    return ((await client.query<{ server_version: string }>('SHOW server_version')).rows[0]?.server_version ?? '?').split(' ')[0]!;
-  } finally {
-    await client.end();
-  }
-}
-
-function writeSection(section: string): void {
-  const block = `${SECTION_START}\n${section}\n${SECTION_END}`;
-  const current = fs.existsSync(DOC_FILE)
-    ? fs.readFileSync(DOC_FILE, 'utf8')
-    : '# Benchmarks\n\nMeasured on one machine, load generator included: numbers to compare runs with each other, not capacity promises.\nEach section is rewritten by its script.\n';
-  const start = current.indexOf(SECTION_START);
-  const end = current.indexOf(SECTION_END);
-  const next = start >= 0 && end > start ? current.slice(0, start) + block + current.slice(end + SECTION_END.length) : `${current.trimEnd()}\n\n${block}\n`;
-  fs.mkdirSync(path.dirname(DOC_FILE), { recursive: true });
-  fs.writeFileSync(DOC_FILE, next);
 }
 
 // ---------- the run ----------
@@ -371,8 +282,8 @@ async function main(): Promise<void> {
         `Target (p95 under ${TARGET_P95_MS} ms at the subgraph): ${verdict}. With one connection the latency is the service time of a search;`,
         `with ${CONNECTIONS}, every connection always has a request in flight, so latency is mostly queueing behind the others (about connections / throughput).`,
       ].join('\n');
-      writeSection(section);
-      say(`wrote ${path.relative(ROOT, DOC_FILE)}`);
+      writeSection('catalog', section);
+      say(`wrote docs/benchmarks.md`);
     }
   } finally {
     await cleanUp();

@@ -17,21 +17,12 @@
  * Tunables (environment): BENCH_DURATION seconds (15), BENCH_CONCURRENCY (8), BENCH_USERS (16),
  * BENCH_PRODUCTS (20), BENCH_WARMUP seconds (3).
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
-import fs from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
-import path from 'node:path';
-import readline from 'node:readline';
 import pg from 'pg';
 import { parsePhoneNumberFromString } from 'libphonenumber-js/max';
-import { applyMigrations, dropDatabase, ensureDatabase, parseDatabaseUrl, withDatabase } from '../db/schema-engine';
-
-const ROOT = path.resolve(__dirname, '../..');
-const DOC_FILE = path.join(ROOT, 'docs/benchmarks.md');
-const SECTION_START = '<!-- bench:orders:start -->';
-const SECTION_END = '<!-- bench:orders:end -->';
+import { freePort, percentile, pgConfig, postgresVersion, say, startService, stopService, writeSection, type Service } from './harness';
+import { applyMigrations, dropDatabase, ensureDatabase, withDatabase } from '../db/schema-engine';
 
 const DURATION = Number(process.env.BENCH_DURATION ?? 15);
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 8);
@@ -43,62 +34,9 @@ const CANCEL_EVERY = 10;
 const WRITE_DOC = !process.argv.includes('--no-write');
 const KEEP = process.argv.includes('--keep');
 
-const say = (line: string) => console.log(`[bench] ${line}`);
-
 // ---------- services ----------
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
-}
-
-interface Service {
-  name: string;
-  child: ChildProcess;
-  url: string;
-}
-
 /** Starts `entry` with `node --import tsx`; `onLine` sees each line it prints on stdout (the rest goes to this terminal). */
-async function startService(name: string, entry: string, env: Record<string, string>, port: number, readyPath: string, onLine?: (line: string) => void): Promise<Service> {
-  const child = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, entry)], {
-    cwd: ROOT,
-    env: { ...process.env, ...env },
-    stdio: ['ignore', onLine ? 'pipe' : 'inherit', 'inherit'],
-  });
-  if (onLine && child.stdout) readline.createInterface({ input: child.stdout }).on('line', onLine);
-  const deadline = Date.now() + 60_000;
-  while (Date.now() < deadline) {
-    if (child.exitCode !== null) throw new Error(`${name} exited with code ${child.exitCode} while starting`);
-    try {
-      if ((await fetch(`http://127.0.0.1:${port}${readyPath}`, { signal: AbortSignal.timeout(1000) })).ok) {
-        return { name, child, url: `http://127.0.0.1:${port}/graphql` };
-      }
-    } catch {
-      // not listening yet
-    }
-    await new Promise((resolve) => setTimeout(resolve, 250));
-  }
-  child.kill('SIGTERM');
-  throw new Error(`${name} was not ready on port ${port} after 60 s`);
-}
-
-function stopService(service: Service): Promise<void> {
-  return new Promise((resolve) => {
-    if (service.child.exitCode !== null) return resolve();
-    const timer = setTimeout(() => service.child.kill('SIGKILL'), 10_000);
-    service.child.once('exit', () => {
-      clearTimeout(timer);
-      resolve();
-    });
-    service.child.kill('SIGTERM');
-  });
-}
 
 // ---------- GraphQL through the gateway ----------
 
@@ -246,11 +184,6 @@ interface StockCheck {
   reserved: number;
 }
 
-function pgConfig(databaseUrl: string): pg.PoolConfig {
-  const { schema: _schema, ...config } = parseDatabaseUrl(databaseUrl);
-  return config;
-}
-
 /**
  * For every product, across the inventory's and the order's schemas:
  * initial = on-hand + committed (= the lines of CONFIRMED orders), reserved = RESERVED reservation lines
@@ -295,34 +228,11 @@ async function checkStock(databaseUrl: string, productIds: string[]): Promise<St
 
 // ---------- report ----------
 
-const percentile = (sorted: number[], q: number) => sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))] ?? NaN;
 const ms = (value: number) => `${value.toFixed(1)} ms`;
 
 function latencyRow(name: string, samples: number[]): string {
   const sorted = [...samples].sort((a, b) => a - b);
   return `| ${name} | ${sorted.length.toLocaleString('en')} | ${ms(percentile(sorted, 0.5))} | ${ms(percentile(sorted, 0.95))} | ${ms(percentile(sorted, 0.99))} | ${ms(sorted.at(-1) ?? NaN)} |`;
-}
-
-async function postgresVersion(databaseUrl: string): Promise<string> {
-  const client = new pg.Client(pgConfig(databaseUrl));
-  await client.connect();
-  try {
-    return ((await client.query<{ server_version: string }>('SHOW server_version')).rows[0]?.server_version ?? '?').split(' ')[0]!;
-  } finally {
-    await client.end();
-  }
-}
-
-function writeSection(section: string): void {
-  const block = `${SECTION_START}\n${section}\n${SECTION_END}`;
-  const current = fs.existsSync(DOC_FILE)
-    ? fs.readFileSync(DOC_FILE, 'utf8')
-    : '# Benchmarks\n\nMeasured on one machine, load generator included: numbers to compare runs with each other, not capacity promises.\nEach section is rewritten by its script.\n';
-  const start = current.indexOf(SECTION_START);
-  const end = current.indexOf(SECTION_END);
-  const next = start >= 0 && end > start ? current.slice(0, start) + block + current.slice(end + SECTION_END.length) : `${current.trimEnd()}\n\n${block}\n`;
-  fs.mkdirSync(path.dirname(DOC_FILE), { recursive: true });
-  fs.writeFileSync(DOC_FILE, next);
 }
 
 // ---------- the run ----------
@@ -441,8 +351,8 @@ async function main(): Promise<void> {
         '',
         `Check after the run, per product across the inventory's and the order's schemas: on-hand + committed = initial stock, reserved = RESERVED reservation lines = lines of orders awaiting confirmation, committed = lines of confirmed orders, no order left mid-saga: ${check.mismatches.length === 0 ? `all ${check.products} products add up` : `${check.mismatches.length} mismatches`} (${check.sold.toLocaleString('en')} items sold).`,
       ].join('\n');
-      writeSection(section);
-      say(`wrote ${path.relative(ROOT, DOC_FILE)}`);
+      writeSection('orders', section);
+      say(`wrote docs/benchmarks.md`);
     }
   } finally {
     await cleanUp();

@@ -1,0 +1,98 @@
+/** What both benchmark scripts need: child services, ports, the database driver config, the docs file. */
+import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import net from 'node:net';
+import path from 'node:path';
+import readline from 'node:readline';
+import pg from 'pg';
+import { parseDatabaseUrl } from '../db/schema-engine';
+
+export const ROOT = path.resolve(__dirname, '../..');
+const DOC_FILE = path.join(ROOT, 'docs/benchmarks.md');
+
+export const say = (line: string) => console.log(`[bench] ${line}`);
+
+export function pgConfig(databaseUrl: string): pg.PoolConfig {
+  const { schema: _schema, ...config } = parseDatabaseUrl(databaseUrl);
+  return config;
+}
+
+export async function postgresVersion(databaseUrl: string): Promise<string> {
+  const client = new pg.Client(pgConfig(databaseUrl));
+  await client.connect();
+  try {
+    return ((await client.query<{ server_version: string }>('SHOW server_version')).rows[0]?.server_version ?? '?').split(' ')[0]!;
+  } finally {
+    await client.end();
+  }
+}
+
+export const percentile = (sorted: number[], q: number) => sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))] ?? NaN;
+
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as net.AddressInfo;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+export interface Service {
+  name: string;
+  child: ChildProcess;
+  url: string;
+}
+
+/** Starts `entry` with `node --import tsx`; `onLine` sees each line it prints on stdout (the rest goes to this terminal). */
+export async function startService(name: string, entry: string, env: Record<string, string>, port: number, readyPath: string, onLine?: (line: string) => void): Promise<Service> {
+  const child = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, entry)], {
+    cwd: ROOT,
+    env: { ...process.env, ...env },
+    stdio: ['ignore', onLine ? 'pipe' : 'inherit', 'inherit'],
+  });
+  if (onLine && child.stdout) readline.createInterface({ input: child.stdout }).on('line', onLine);
+  const deadline = Date.now() + 60_000;
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null) throw new Error(`${name} exited with code ${child.exitCode} while starting`);
+    try {
+      if ((await fetch(`http://127.0.0.1:${port}${readyPath}`, { signal: AbortSignal.timeout(1000) })).ok) {
+        return { name, child, url: `http://127.0.0.1:${port}/graphql` };
+      }
+    } catch {
+      // not listening yet
+    }
+    await new Promise((resolve) => setTimeout(resolve, 250));
+  }
+  child.kill('SIGTERM');
+  throw new Error(`${name} was not ready on port ${port} after 60 s`);
+}
+
+export function stopService(service: Service): Promise<void> {
+  return new Promise((resolve) => {
+    if (service.child.exitCode !== null) return resolve();
+    const timer = setTimeout(() => service.child.kill('SIGKILL'), 10_000);
+    service.child.once('exit', () => {
+      clearTimeout(timer);
+      resolve();
+    });
+    service.child.kill('SIGTERM');
+  });
+}
+
+/** Rewrites the `<!-- bench:<name>:start/end -->` section of docs/benchmarks.md, keeping the rest. */
+export function writeSection(name: string, section: string): void {
+  const startMarker = `<!-- bench:${name}:start -->`;
+  const endMarker = `<!-- bench:${name}:end -->`;
+  const block = `${startMarker}\n${section}\n${endMarker}`;
+  const current = fs.existsSync(DOC_FILE)
+    ? fs.readFileSync(DOC_FILE, 'utf8')
+    : '# Benchmarks\n\nMeasured on one machine, load generator included: numbers to compare runs with each other, not capacity promises.\nEach section is rewritten by its script.\n';
+  const start = current.indexOf(startMarker);
+  const end = current.indexOf(endMarker);
+  const next = start >= 0 && end > start ? current.slice(0, start) + block + current.slice(end + endMarker.length) : `${current.trimEnd()}\n\n${block}\n`;
+  fs.mkdirSync(path.dirname(DOC_FILE), { recursive: true });
+  fs.writeFileSync(DOC_FILE, next);
+}
