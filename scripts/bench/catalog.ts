@@ -19,8 +19,7 @@ import { randomBytes } from 'node:crypto';
 import os from 'node:os';
 import pg from 'pg';
 import autocannon from 'autocannon';
-import { freePort, percentile, pgConfig, postgresVersion, say, startService, stopService, writeSection, type Service } from './harness';
-import { applyMigrations, dropDatabase, ensureDatabase, withDatabase } from '../db/schema-engine';
+import { freePort, percentile, pgConfig, postgresVersion, say, startService, withBenchDatabase, writeSection } from './harness';
 import { JwtService } from '../../kernel/src/jwt';
 import { createPrisma, Prisma, type PrismaClient } from '../../kernel/src/prisma';
 import { dictionaryWords } from '../../subgraphs/catalog/src/search';
@@ -193,24 +192,7 @@ function table(measurements: Measurement[]): string {
 // ---------- the run ----------
 
 async function main(): Promise<void> {
-  const serverUrl = process.env.TEST_DATABASE_SERVER_URL ?? 'postgresql://postgres@127.0.0.1:5432/postgres';
-  const databaseUrl = withDatabase(serverUrl, `shop_bench_${Date.now()}_${randomBytes(4).toString('hex')}`);
-  const services: Service[] = [];
-  let cleaning: Promise<void> | undefined;
-  const cleanUp = () =>
-    (cleaning ??= (async () => {
-      // The gateway first: it may still be forwarding a request autocannon gave up on.
-      for (const service of [...services].reverse()) await stopService(service);
-      if (KEEP) return say(`database kept: ${databaseUrl}`);
-      await dropDatabase(databaseUrl);
-      say('database dropped');
-    })());
-  process.once('SIGINT', () => void cleanUp().finally(() => process.exit(130)));
-
-  try {
-    say(`database ${new URL(databaseUrl).pathname.slice(1)}`);
-    await ensureDatabase(databaseUrl);
-    await applyMigrations(databaseUrl);
+  await withBenchDatabase(KEEP, async (databaseUrl, services) => {
 
     let started = Date.now();
     say(`seeding ${PRODUCTS.toLocaleString('en')} products`);
@@ -285,9 +267,7 @@ async function main(): Promise<void> {
       writeSection('catalog', section);
       say(`wrote docs/benchmarks.md`);
     }
-  } finally {
-    await cleanUp();
-  }
+  });
 }
 
 if (require.main === module) {

@@ -1,11 +1,12 @@
 /** What both benchmark scripts need: child services, ports, the database driver config, the docs file. */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import readline from 'node:readline';
 import pg from 'pg';
-import { parseDatabaseUrl } from '../db/schema-engine';
+import { applyMigrations, dropDatabase, ensureDatabase, parseDatabaseUrl, withDatabase } from '../db/schema-engine';
 
 export const ROOT = path.resolve(__dirname, '../..');
 const DOC_FILE = path.join(ROOT, 'docs/benchmarks.md');
@@ -95,4 +96,33 @@ export function writeSection(name: string, section: string): void {
   const next = start >= 0 && end > start ? current.slice(0, start) + block + current.slice(end + endMarker.length) : `${current.trimEnd()}\n\n${block}\n`;
   fs.mkdirSync(path.dirname(DOC_FILE), { recursive: true });
   fs.writeFileSync(DOC_FILE, next);
+}
+
+/**
+ * Runs `body` against a fresh, migrated `shop_bench_*` database on TEST_DATABASE_SERVER_URL's server.
+ * Afterwards (or on Ctrl-C) it stops the services `body` registered, newest first, and drops the
+ * database unless `keep` is set.
+ */
+export async function withBenchDatabase(keep: boolean, body: (databaseUrl: string, services: Service[]) => Promise<void>): Promise<void> {
+  const serverUrl = process.env.TEST_DATABASE_SERVER_URL ?? 'postgresql://postgres@127.0.0.1:5432/postgres';
+  const databaseUrl = withDatabase(serverUrl, `shop_bench_${Date.now()}_${randomBytes(4).toString('hex')}`);
+  const services: Service[] = [];
+  let cleaning: Promise<void> | undefined;
+  const cleanUp = () =>
+    (cleaning ??= (async () => {
+      // The gateway first: it may still be forwarding a request the load tool gave up on.
+      for (const service of [...services].reverse()) await stopService(service);
+      if (keep) return say(`database kept: ${databaseUrl}`);
+      await dropDatabase(databaseUrl);
+      say('database dropped');
+    })());
+  process.once('SIGINT', () => void cleanUp().finally(() => process.exit(130)));
+  try {
+    say(`database ${new URL(databaseUrl).pathname.slice(1)}`);
+    await ensureDatabase(databaseUrl);
+    await applyMigrations(databaseUrl);
+    await body(databaseUrl, services);
+  } finally {
+    await cleanUp();
+  }
 }

@@ -21,8 +21,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import os from 'node:os';
 import pg from 'pg';
 import { parsePhoneNumberFromString } from 'libphonenumber-js/max';
-import { freePort, percentile, pgConfig, postgresVersion, say, startService, stopService, writeSection, type Service } from './harness';
-import { applyMigrations, dropDatabase, ensureDatabase, withDatabase } from '../db/schema-engine';
+import { freePort, percentile, pgConfig, postgresVersion, say, startService, withBenchDatabase, writeSection } from './harness';
 
 const DURATION = Number(process.env.BENCH_DURATION ?? 15);
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 8);
@@ -238,23 +237,7 @@ function latencyRow(name: string, samples: number[]): string {
 // ---------- the run ----------
 
 async function main(): Promise<void> {
-  const serverUrl = process.env.TEST_DATABASE_SERVER_URL ?? 'postgresql://postgres@127.0.0.1:5432/postgres';
-  const databaseUrl = withDatabase(serverUrl, `shop_bench_${Date.now()}_${randomBytes(4).toString('hex')}`);
-  const services: Service[] = [];
-  let cleaning: Promise<void> | undefined;
-  const cleanUp = () =>
-    (cleaning ??= (async () => {
-      for (const service of [...services].reverse()) await stopService(service);
-      if (KEEP) return say(`database kept: ${databaseUrl}`);
-      await dropDatabase(databaseUrl);
-      say('database dropped');
-    })());
-  process.once('SIGINT', () => void cleanUp().finally(() => process.exit(130)));
-
-  try {
-    say(`database ${new URL(databaseUrl).pathname.slice(1)}`);
-    await ensureDatabase(databaseUrl);
-    await applyMigrations(databaseUrl);
+  await withBenchDatabase(KEEP, async (databaseUrl, services) => {
 
     const [adminPhone, ...userPhones] = phones(USERS + 1) as [string, ...string[]];
     const ports = { auth: await freePort(), catalog: await freePort(), inventory: await freePort(), order: await freePort(), gateway: await freePort() };
@@ -354,9 +337,7 @@ async function main(): Promise<void> {
       writeSection('orders', section);
       say(`wrote docs/benchmarks.md`);
     }
-  } finally {
-    await cleanUp();
-  }
+  });
 }
 
 if (require.main === module) {
