@@ -4,7 +4,7 @@ import { FakeTelegram } from '../../../test/support/fake-telegram';
 import { startTcpProxy, type TcpProxy } from '../../../test/support/tcp-proxy';
 import { createPrisma, type PrismaClient } from '../../../kernel/src/prisma';
 import type { OrderServer } from '../src/app';
-import { CANCEL_ORDER, Shop, eventually, inventoryTrail, ok, type OrderNode } from './order-support';
+import { CANCEL_ORDER, Shop, useShop, eventually, inventoryTrail, ok, type OrderNode } from './order-support';
 
 /** The order's status, reason and saga state straight from its row. */
 const sagaState = (prisma: PrismaClient, id: string) =>
@@ -14,20 +14,12 @@ const cancelEvents = (prisma: PrismaClient, orderId: string) =>
   prisma.orderOutboxEvent.findMany({ where: { type: 'OrderCancelled', payload: { path: ['orderId'], equals: orderId } } });
 
 describe('compensation: whatever was reserved is released', () => {
-  const adminPhone = randomPhone();
-  const ctx = useStack({ ADMIN_PHONES: adminPhone });
+  const ctx = useShop();
   let stack: Stack;
   let shop: Shop;
   let customer: Session;
   let prisma: PrismaClient;
-
-  beforeAll(async () => {
-    stack = ctx.stack;
-    shop = new Shop(stack, await login(stack, ctx.telegram, adminPhone));
-    customer = await login(stack, ctx.telegram);
-    prisma = createPrisma(process.env.DATABASE_URL!, { max: 2 });
-  });
-  afterAll(() => prisma?.$disconnect());
+  beforeAll(() => ({ stack, shop, customer, prisma } = ctx));
 
   it('releases the stock when the customer cancels', async () => {
     const kettle = await shop.product({ name: 'Copper kettle', onHand: 4 });

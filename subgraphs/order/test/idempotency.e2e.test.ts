@@ -1,24 +1,16 @@
-import { useStack, type Stack } from '../../../test/support/stack';
-import { login, randomPhone, type Session } from '../../../test/support/login';
+import type { Stack } from '../../../test/support/stack';
+import { login, type Session } from '../../../test/support/login';
 import { firstErrorCode } from '../../../test/support/graphql';
-import { createPrisma, type PrismaClient } from '../../../kernel/src/prisma';
-import { CANCEL_ORDER, CONFIRM_ORDER, Shop, inventoryTrail, newKey, ok, type OrderNode } from './order-support';
+import type { PrismaClient } from '../../../kernel/src/prisma';
+import { CANCEL_ORDER, CONFIRM_ORDER, Shop, useShop, inventoryTrail, newKey, ok, type OrderNode } from './order-support';
 
 describe('one order per idempotency key, and one winner per race', () => {
-  const adminPhone = randomPhone();
-  const ctx = useStack({ ADMIN_PHONES: adminPhone });
+  const ctx = useShop();
   let stack: Stack;
   let shop: Shop;
   let customer: Session;
   let prisma: PrismaClient;
-
-  beforeAll(async () => {
-    stack = ctx.stack;
-    shop = new Shop(stack, await login(stack, ctx.telegram, adminPhone));
-    customer = await login(stack, ctx.telegram);
-    prisma = createPrisma(process.env.DATABASE_URL!, { max: 2 });
-  });
-  afterAll(() => prisma?.$disconnect());
+  beforeAll(() => ({ stack, shop, customer, prisma } = ctx));
 
   it('makes one order and reserves once for 20 concurrent placements with one key', async () => {
     const teapot = await shop.product({ name: 'Cast-iron teapot', onHand: 50 });

@@ -1,8 +1,9 @@
 import { randomBytes, randomUUID } from 'node:crypto';
-import type { PrismaClient } from '../../../kernel/src/prisma';
+import { createPrisma, type PrismaClient } from '../../../kernel/src/prisma';
 import type { GraphQLResponse } from '../../../test/support/graphql';
-import type { Stack } from '../../../test/support/stack';
-import type { Session } from '../../../test/support/login';
+import { useStack, type Stack } from '../../../test/support/stack';
+import { login, randomPhone, type Session } from '../../../test/support/login';
+import type { FakeTelegram } from '../../../test/support/fake-telegram';
 
 export const ORDER_FIELDS = /* GraphQL */ `
   id number status cancelReason confirmationDeadline createdAt updatedAt
@@ -101,4 +102,31 @@ export async function eventually<T>(read: () => Promise<T>, done: (value: T) => 
     if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms; last value: ${JSON.stringify(value, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v))}`);
     await new Promise((resolve) => setTimeout(resolve, everyMs));
   }
+}
+
+/**
+ * For a describe block: a stack (with `env`), a Shop run by an admin, a logged-in customer and a
+ * database client for assertions. Read the fields inside the tests.
+ */
+export interface ShopFixture {
+  stack: Stack;
+  telegram: FakeTelegram;
+  shop: Shop;
+  customer: Session;
+  prisma: PrismaClient;
+}
+
+export function useShop(env: Record<string, string> = {}): ShopFixture {
+  const adminPhone = randomPhone();
+  const ctx = useStack({ ADMIN_PHONES: adminPhone, ...env });
+  const holder = {} as ShopFixture;
+  beforeAll(async () => {
+    holder.stack = ctx.stack;
+    holder.telegram = ctx.telegram;
+    holder.shop = new Shop(ctx.stack, await login(ctx.stack, ctx.telegram, adminPhone));
+    holder.customer = await login(ctx.stack, ctx.telegram);
+    holder.prisma = createPrisma(process.env.DATABASE_URL!, { max: 2 });
+  });
+  afterAll(() => holder.prisma?.$disconnect());
+  return holder;
 }
