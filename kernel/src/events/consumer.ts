@@ -1,3 +1,5 @@
+import os from 'node:os';
+import { randomUUID } from 'node:crypto';
 import type { Logger } from '../logger';
 import type { Redis } from '../redis';
 import { deadLetterKey, parseEnvelope, streamKey, type EventEnvelope } from './envelope';
@@ -22,6 +24,9 @@ export interface StreamConsumerOptions {
   /** Longest wait between attempts while Redis is down. */
   maxBackoffMs?: number;
 }
+
+/** A consumer name unique to this process (`<service>:<host>:<pid>:<random>`): a dead process's pending entries are claimed by others. */
+export const processConsumerName = (service: string): string => `${service}:${os.hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
 
 /** [entry id, [field, value, ...]]; the fields are null when the entry was trimmed from the stream. */
 type StreamEntry = [id: string, fields: string[] | null];

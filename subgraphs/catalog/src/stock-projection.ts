@@ -1,9 +1,7 @@
-import os from 'node:os';
-import { randomUUID } from 'node:crypto';
 import type { PrismaClient, Tx } from '../../../kernel/src/prisma';
 import type { Redis } from '../../../kernel/src/redis';
 import type { Logger } from '../../../kernel/src/logger';
-import { StreamConsumer } from '../../../kernel/src/events/consumer';
+import { StreamConsumer, processConsumerName } from '../../../kernel/src/events/consumer';
 import type { SubgraphClient } from '../../../kernel/src/subgraph-client';
 import { processOnce } from '../../../kernel/src/events/idempotency';
 import { isEvent, type EventEnvelope } from '../../../kernel/src/events/envelope';
@@ -34,7 +32,7 @@ export class StockProjection {
       keyPrefix,
       stream: 'inventory',
       group: CONSUMER_GROUP,
-      consumer: `catalog:${os.hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`,
+      consumer: processConsumerName('catalog'),
       logger,
       handle: (event) => this.handle(event),
     });

@@ -1,8 +1,6 @@
-import os from 'node:os';
-import { randomUUID } from 'node:crypto';
 import type { Redis } from '../../../kernel/src/redis';
 import type { Logger } from '../../../kernel/src/logger';
-import { StreamConsumer } from '../../../kernel/src/events/consumer';
+import { StreamConsumer, processConsumerName } from '../../../kernel/src/events/consumer';
 import { isEvent, type EventEnvelope } from '../../../kernel/src/events/envelope';
 import { confirmationRequested, orderPlaced, statusChanged, type NotificationDraft } from './messages';
 import type { NotificationService } from './notifications';
@@ -28,7 +26,7 @@ export class OrderNotifications {
       keyPrefix,
       stream: 'order',
       group: ORDER_NOTIFICATIONS_GROUP,
-      consumer: `notification:${os.hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`,
+      consumer: processConsumerName('notification'),
       logger,
       handle: (event) => this.handle(event),
     });
