@@ -8,24 +8,44 @@ import { expressMiddleware } from '@as-integrations/express5';
 import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHttpServer';
 import { ApolloServerPluginLandingPageLocalDefault } from '@apollo/server/plugin/landingPage/default';
 import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
-import { ApolloGateway, RemoteGraphQLDataSource, type GraphQLDataSourceProcessOptions } from '@apollo/gateway';
+import { ApolloGateway } from '@apollo/gateway';
 import { createLogger, type Logger } from '../../kernel/src/logger';
 import { JwtService } from '../../kernel/src/jwt';
 import { createRedis, redisReachable } from '../../kernel/src/redis';
 import { formatError, graphqlBodyErrors, graphqlBodyParser, healthRoutes } from '../../kernel/src/http';
+import { trustedProxies } from '../../kernel/src/client-address';
 import type { RunningServer } from '../../kernel/src/server';
 import type { GatewayConfig } from './config';
 import { GatewayIdentity, type GatewayContext } from './identity';
 import { SubscriptionServer, internalFieldGuard } from './subscriptions';
 import { subscriptionRoutes } from './subscription-routes';
-import type { GraphQLSchema } from 'graphql';
+import { SubgraphDataSource } from './subgraph-data-source';
+import { MutationLimiter } from './mutation-limits';
+import { checkCost, limitRules, parseOptions, tokenLimitRefusal, type OperationLimits } from './operation-limits';
+import { graphqlOverHttpStatus } from './http-status';
+import { documentScreen } from './document-screen';
+import type { GraphQLFormattedError, GraphQLSchema } from 'graphql';
+import type { ApolloServerPlugin } from '@apollo/server';
 
-/** Forwards the caller's identity to a subgraph as a signed internal token, never the client's own headers. */
-class IdentityForwardingDataSource extends RemoteGraphQLDataSource<GatewayContext> {
-  override async willSendRequest({ request, context }: GraphQLDataSourceProcessOptions<GatewayContext>): Promise<void> {
-    if (!('internalToken' in context)) return;
-    request.http?.headers.set('authorization', `Bearer ${await context.internalToken()}`);
-  }
+/** The operation's estimated cost against MAX_QUERY_COST: per request, since `first` may come in a variable. */
+function costGuard(limits: OperationLimits): ApolloServerPlugin<GatewayContext> {
+  return {
+    requestDidStart: async () => ({
+      didResolveOperation: async ({ schema, document, request, contextValue }) => {
+        if (contextValue.internal) return;
+        checkCost(schema, document, request.variables, request.operationName, limits);
+      },
+    }),
+  };
+}
+
+/** The kernel's error masking, plus the token limit, which graphql-js reports as a plain syntax error. */
+function gatewayFormatError(logger: Logger, limits: OperationLimits) {
+  const format = formatError(logger);
+  return (formatted: GraphQLFormattedError, error: unknown): GraphQLFormattedError => {
+    const tooLarge = formatted.extensions?.code === 'GRAPHQL_PARSE_FAILED' ? tokenLimitRefusal(formatted.message, limits) : undefined;
+    return format(formatted, tooLarge ?? error);
+  };
 }
 
 async function subgraphReady(url: string): Promise<boolean> {
@@ -44,7 +64,7 @@ export interface GatewayServer extends RunningServer {
 /** The one public endpoint: /graphql over HTTP (Sandbox for browsers), /health, /ready. */
 export async function startGateway(config: GatewayConfig, logger: Logger = createLogger('gateway', config.LOG_LEVEL)): Promise<GatewayServer> {
   const jwt = await JwtService.create(config);
-  const identity = new GatewayIdentity(jwt);
+  const identity = new GatewayIdentity(jwt, trustedProxies(config.TRUSTED_PROXIES));
   const redis = createRedis(config.REDIS_URL, logger);
   const subgraphs = new Map<string, string>();
 
@@ -53,7 +73,7 @@ export async function startGateway(config: GatewayConfig, logger: Logger = creat
     buildService: ({ name, url }) => {
       const target = config.subgraphUrls[name] ?? url!;
       subgraphs.set(name, target);
-      return new IdentityForwardingDataSource({ url: target });
+      return new SubgraphDataSource(name, target, config.SUBGRAPH_TIMEOUT_MS);
     },
     logger,
   });
@@ -67,21 +87,53 @@ export async function startGateway(config: GatewayConfig, logger: Logger = creat
   const app = express();
   app.disable('x-powered-by');
   const httpServer = http.createServer(app);
+  const production = config.NODE_ENV === 'production';
+  const errors = gatewayFormatError(logger, config.limits);
+  const mutations = new MutationLimiter(redis, config.REDIS_KEY_PREFIX, {
+    perUserPerMinute: config.MUTATION_RATE_PER_USER_PER_MINUTE,
+    perAddressPerMinute: config.MUTATION_RATE_PER_ADDRESS_PER_MINUTE,
+  });
   const apollo = new ApolloServer<GatewayContext>({
     gateway,
-    formatError: formatError(logger),
+    formatError: errors,
     includeStacktraceInErrorResponses: false,
     // runService handles SIGINT/SIGTERM and stops everything in order.
     stopOnTerminationSignals: false,
-    introspection: true,
+    introspection: config.introspection,
+    // No "did you mean ..." hints that spell out the schema when introspection is off.
+    hideSchemaDetailsFromClientErrors: production || !config.introspection,
+    csrfPrevention: true,
+    // One operation per request: a batch would multiply every limit below.
+    allowBatchedHttpRequests: false,
+    parseOptions: parseOptions(config.limits),
+    validationRules: limitRules(config.limits),
     plugins: [
       ApolloServerPluginDrainHttpServer({ httpServer }),
       internalFieldGuard(new Set(Object.values(routes).map((route) => route.eventField))),
+      costGuard(config.limits),
+      mutations.plugin(),
+      graphqlOverHttpStatus(),
       config.sandbox ? ApolloServerPluginLandingPageLocalDefault({ embed: true }) : ApolloServerPluginLandingPageDisabled(),
     ],
   });
   await apollo.start();
-  const subscriptions = new SubscriptionServer({ httpServer, apollo, schema: () => apiSchema, identity, routes, redis, logger });
+  const subscriptions = new SubscriptionServer({
+    httpServer,
+    apollo,
+    schema: () => apiSchema,
+    identity,
+    routes,
+    redis,
+    logger,
+    limits: config.limits,
+    formatError: errors,
+    websocket: {
+      maxMessageBytes: config.WS_MAX_MESSAGE_BYTES,
+      maxSubscriptionsPerSocket: config.WS_MAX_SUBSCRIPTIONS_PER_SOCKET,
+      maxQueuedEvents: config.WS_MAX_QUEUED_EVENTS,
+      maxSocketsPerAddress: config.WS_MAX_SOCKETS_PER_ADDRESS,
+    },
+  });
   subscriptions.start();
 
   const subgraphChecks = () =>
@@ -91,6 +143,7 @@ export async function startGateway(config: GatewayConfig, logger: Logger = creat
     '/graphql',
     cors(),
     graphqlBodyParser(),
+    documentScreen(config.limits, errors),
     expressMiddleware(apollo, { context: ({ req }) => identity.contextFor(req) }),
   );
   app.use(graphqlBodyErrors(logger));

@@ -2,6 +2,8 @@ import path from 'node:path';
 import { z } from 'zod';
 import { env, loadConfig } from '../../kernel/src/config';
 import { jwtConfigShape } from '../../kernel/src/jwt';
+import { MAX_BODY_BYTES } from '../../kernel/src/http';
+import type { OperationLimits } from './operation-limits';
 
 const optionalUrl = () => env.url().optional();
 
@@ -16,6 +18,34 @@ export const gatewayConfigShape = {
   SUPERGRAPH_FILE: z.string().default(path.resolve(__dirname, '../../supergraph.graphql')),
   /** Apollo Sandbox on GET /graphql; on by default outside production. */
   APOLLO_SANDBOX: z.enum(['true', 'false']).optional(),
+  /** Schema introspection (what Sandbox and codegen read); on by default outside production. */
+  GRAPHQL_INTROSPECTION: z.enum(['true', 'false']).optional(),
+  /** Peers whose X-Forwarded-For is believed (proxy-addr syntax: loopback, 10.0.0.0/8, an address); empty = none. */
+  TRUSTED_PROXIES: env.list(),
+
+  // Operation limits: a refused operation never reaches a subgraph (README, "Limits and production settings").
+  MAX_QUERY_TOKENS: env.positiveInt(2000),
+  MAX_FIELD_REPEATS: env.positiveInt(20),
+  MAX_QUERY_DEPTH: env.positiveInt(12),
+  MAX_QUERY_ALIASES: env.positiveInt(30),
+  MAX_ROOT_FIELDS: env.positiveInt(10),
+  MAX_QUERY_DIRECTIVES: env.positiveInt(30),
+  MAX_QUERY_COST: env.positiveInt(10_000),
+  DEFAULT_LIST_SIZE: env.positiveInt(10),
+  /** A subgraph that has not answered by then gives SERVICE_UNAVAILABLE for its part of the response. */
+  SUBGRAPH_TIMEOUT_MS: env.positiveInt(10_000),
+
+  // Websockets (subscriptions).
+  WS_MAX_MESSAGE_BYTES: env.positiveInt(MAX_BODY_BYTES),
+  WS_MAX_SUBSCRIPTIONS_PER_SOCKET: env.positiveInt(50),
+  /** Events waiting for a slow subscriber; past this the socket is closed (4429) rather than buffered. */
+  WS_MAX_QUEUED_EVENTS: env.positiveInt(200),
+  /** Open sockets per client address (IPv4, or IPv6 /64): generous, since NAT and proxies put many people behind one. */
+  WS_MAX_SOCKETS_PER_ADDRESS: env.positiveInt(500),
+
+  /** Mutation root fields per minute, per logged-in user and per client address (IPv4, or IPv6 /64). */
+  MUTATION_RATE_PER_USER_PER_MINUTE: env.positiveInt(600),
+  MUTATION_RATE_PER_ADDRESS_PER_MINUTE: env.positiveInt(3000),
   /** Override a subgraph's routing_url from supergraph.graphql. */
   AUTH_URL: optionalUrl(),
   CATALOG_URL: optionalUrl(),
@@ -26,9 +56,21 @@ export const gatewayConfigShape = {
 
 export function loadGatewayConfig(source: NodeJS.ProcessEnv = process.env) {
   const config = loadConfig(gatewayConfigShape, source);
+  const production = config.NODE_ENV === 'production';
   return {
     ...config,
-    sandbox: config.APOLLO_SANDBOX ? config.APOLLO_SANDBOX === 'true' : config.NODE_ENV !== 'production',
+    sandbox: config.APOLLO_SANDBOX ? config.APOLLO_SANDBOX === 'true' : !production,
+    introspection: config.GRAPHQL_INTROSPECTION ? config.GRAPHQL_INTROSPECTION === 'true' : !production,
+    limits: {
+      maxTokens: config.MAX_QUERY_TOKENS,
+      maxFieldRepeats: config.MAX_FIELD_REPEATS,
+      maxDepth: config.MAX_QUERY_DEPTH,
+      maxAliases: config.MAX_QUERY_ALIASES,
+      maxRootFields: config.MAX_ROOT_FIELDS,
+      maxDirectives: config.MAX_QUERY_DIRECTIVES,
+      maxCost: config.MAX_QUERY_COST,
+      defaultListSize: config.DEFAULT_LIST_SIZE,
+    } satisfies OperationLimits,
     subgraphUrls: {
       auth: config.AUTH_URL,
       catalog: config.CATALOG_URL,

@@ -4,6 +4,9 @@ import {
   Kind,
   OperationTypeNode,
   getOperationAST,
+  print,
+  specifiedRules,
+  validate,
   visit,
   type DocumentNode,
   type ExecutionArgs,
@@ -15,28 +18,55 @@ import {
   type OperationDefinitionNode,
 } from 'graphql';
 import { getArgumentValues } from 'graphql/execution/values';
-import { WebSocketServer } from 'ws';
+import { WebSocketServer, type WebSocket } from 'ws';
 import { useServer } from 'graphql-ws/use/ws';
-import type { Context as WsContext } from 'graphql-ws';
+import { CloseCode, type Context as WsContext, type SubscribePayload } from 'graphql-ws';
 import { RedisPubSub } from 'graphql-redis-subscriptions';
 import type { ApolloServer } from '@apollo/server';
 import type { Redis } from '../../kernel/src/redis';
 import type { Logger } from '../../kernel/src/logger';
-import { ErrorCode } from '../../kernel/src/errors';
+import { AppError, ErrorCode } from '../../kernel/src/errors';
+import { addressBucket } from '../../kernel/src/client-address';
 import type { GatewayContext, GatewayIdentity } from './identity';
 import type { SubscriptionRoute } from './subscription-routes';
+import { checkCost, limitRules, screenDocument, type OperationLimits } from './operation-limits';
 
 const EVENT_VARIABLE = '__event';
+
+/** Close codes a client acts on (graphql-ws's own, plus the standard "try again later"). */
+export const WS_CLOSE = {
+  /** The access token that opened the socket has expired: reconnect with a fresh one. */
+  TOKEN_EXPIRED: CloseCode.Unauthorized,
+  /** A bad token in connection_init. */
+  BAD_TOKEN: CloseCode.Forbidden,
+  /** The subscriber did not read its events fast enough; reconnect and catch up. */
+  TOO_SLOW: 1013,
+  /** A message over WS_MAX_MESSAGE_BYTES (ws's own close code). */
+  MESSAGE_TOO_BIG: 1009,
+} as const;
+
+export interface WebsocketLimits {
+  maxMessageBytes: number;
+  maxSubscriptionsPerSocket: number;
+  maxQueuedEvents: number;
+  maxSocketsPerAddress: number;
+}
+
+type SocketExtra = { socket: WebSocket; request: http.IncomingMessage };
 
 /**
  * Subscriptions over graphql-ws at the gateway's /graphql. @apollo/gateway plans no subscriptions,
  * so for each event from Redis the subscription is rewritten into a query on the owning subgraph's
  * `_<x>FromEvent(event:)` root field with the same selection set, and run through the gateway's own
  * planner: federated fields (a StockUpdate's `product { name }`) resolve like in any query.
+ * Queries and mutations sent over the socket run through Apollo like HTTP ones, with the same limits.
  */
 export class SubscriptionServer {
   private readonly pubsub: RedisPubSub;
   private readonly contexts = new WeakMap<object, GatewayContext>();
+  private readonly sources = new WeakMap<DocumentNode, string>();
+  private readonly sockets = new WeakMap<GatewayContext, WebSocket>();
+  private readonly socketsPerAddress = new Map<string, number>();
   private dispose?: () => Promise<void>;
   private wsServer?: WebSocketServer;
 
@@ -49,37 +79,52 @@ export class SubscriptionServer {
       routes: Record<string, SubscriptionRoute>;
       redis: Redis;
       logger: Logger;
+      limits: OperationLimits;
+      websocket: WebsocketLimits;
+      formatError: (formatted: GraphQLFormattedError, error: unknown) => GraphQLFormattedError;
     },
   ) {
     this.pubsub = new RedisPubSub({ publisher: options.redis.duplicate(), subscriber: options.redis.duplicate() });
   }
 
   start(): void {
-    const { httpServer, logger } = this.options;
-    this.wsServer = new WebSocketServer({ server: httpServer, path: '/graphql' });
-    const cleanup = useServer(
+    const { httpServer, logger, identity, websocket } = this.options;
+    this.wsServer = new WebSocketServer({
+      server: httpServer,
+      path: '/graphql',
+      // Bounded like an HTTP body: ws closes the socket with 1009 past it, before buffering more.
+      maxPayload: websocket.maxMessageBytes,
+      verifyClient: ({ req }, done) => {
+        const bucket = addressBucket(identity.addressOf(req));
+        if ((this.socketsPerAddress.get(bucket) ?? 0) >= websocket.maxSocketsPerAddress) {
+          done(false, 429, 'Too many open websockets from your network');
+          return;
+        }
+        done(true);
+      },
+    });
+    this.wsServer.on('connection', (socket: WebSocket, req: http.IncomingMessage) => this.countSocket(socket, req));
+    const cleanup = useServer<Record<string, unknown> | undefined, SocketExtra>(
       {
-        schema: () => {
-          const schema = this.options.schema();
-          if (!schema) throw new Error('the supergraph is not loaded yet');
-          return schema;
-        },
         // A bad token closes the socket with 4403; no token is an anonymous subscriber.
         onConnect: async (ctx) => {
           const header = ctx.connectionParams?.authorization ?? ctx.connectionParams?.Authorization;
-          const ip = ctx.extra && 'request' in ctx.extra ? (ctx.extra.request as http.IncomingMessage).socket.remoteAddress : undefined;
           try {
-            this.contexts.set(ctx, await this.options.identity.contextForHeader(typeof header === 'string' ? header : undefined, ip));
+            const context = await identity.contextForHeader(typeof header === 'string' ? header : undefined, identity.addressOf(ctx.extra.request));
+            this.contexts.set(ctx, context);
+            this.sockets.set(context, ctx.extra.socket);
+            this.closeWhenTokenExpires(ctx.extra.socket, context);
             return true;
           } catch {
             return false;
           }
         },
-        context: (ctx) => this.contexts.get(ctx) as unknown as Record<string, unknown>,
+        onSubscribe: (ctx, _id, payload) => this.prepare(ctx, payload),
         subscribe: (args) => this.subscribe(args),
-        execute: (args) => this.executeThroughGateway(args, args.document),
+        execute: (args) => this.executeThroughGateway(args, this.sources.get(args.document) ?? print(args.document), false),
         onError: (_ctx, _id, _payload, errors) => {
           logger.debug({ errors: errors.map((e) => e.message) }, 'subscription refused');
+          return errors.map((error) => this.options.formatError(error.toJSON(), error));
         },
       },
       this.wsServer,
@@ -93,6 +138,65 @@ export class SubscriptionServer {
     await this.dispose?.();
     await new Promise<void>((resolve) => (this.wsServer ? this.wsServer.close(() => resolve()) : resolve()));
     this.pubsub.close();
+  }
+
+  private countSocket(socket: WebSocket, req: http.IncomingMessage): void {
+    const bucket = addressBucket(this.options.identity.addressOf(req));
+    this.socketsPerAddress.set(bucket, (this.socketsPerAddress.get(bucket) ?? 0) + 1);
+    socket.once('close', () => {
+      const left = (this.socketsPerAddress.get(bucket) ?? 1) - 1;
+      if (left > 0) this.socketsPerAddress.set(bucket, left);
+      else this.socketsPerAddress.delete(bucket);
+    });
+  }
+
+  /** A personal feed must not outlive the token that opened it: the socket closes (4401) when it expires. */
+  private closeWhenTokenExpires(socket: WebSocket, context: GatewayContext): void {
+    const { identity } = context;
+    if (identity.kind !== 'user' || !identity.expiresAt) return;
+    // setTimeout holds at most ~24.8 days; a longer-lived token is checked again then.
+    const delay = Math.min(identity.expiresAt * 1000 - Date.now(), 2 ** 31 - 1);
+    const timer = setTimeout(() => {
+      if (identity.expiresAt! * 1000 > Date.now()) return this.closeWhenTokenExpires(socket, context);
+      socket.close(WS_CLOSE.TOKEN_EXPIRED, 'Access token expired: reconnect with a fresh one');
+    }, Math.max(0, delay));
+    socket.once('close', () => clearTimeout(timer));
+  }
+
+  /**
+   * Parses (bounded in tokens) and, for subscriptions, validates with the gateway's limits and cost;
+   * queries and mutations are checked by Apollo itself when they run.
+   */
+  private prepare(ctx: WsContext<Record<string, unknown> | undefined, SocketExtra>, payload: SubscribePayload): ExecutionArgs | readonly GraphQLError[] {
+    const { limits, websocket } = this.options;
+    const context = this.contexts.get(ctx)!;
+    if (Object.keys(ctx.subscriptions).length > websocket.maxSubscriptionsPerSocket) {
+      return [new AppError(ErrorCode.TOO_MANY_SUBSCRIPTIONS, `A socket carries at most ${websocket.maxSubscriptionsPerSocket} operations at once; complete one first.`, { limit: websocket.maxSubscriptionsPerSocket })];
+    }
+    const schema = this.options.schema();
+    if (!schema) return [new AppError(ErrorCode.SERVICE_UNAVAILABLE, 'The gateway is starting; try again in a moment.')];
+    let document: DocumentNode;
+    try {
+      document = screenDocument(payload.query, limits);
+    } catch (error) {
+      if (error instanceof GraphQLError) return [error];
+      throw error;
+    }
+    const args: ExecutionArgs = { schema, document, variableValues: payload.variables ?? {}, operationName: payload.operationName ?? undefined, contextValue: context };
+    const operation = getOperationAST(document, payload.operationName);
+    if (operation?.operation !== OperationTypeNode.SUBSCRIPTION) {
+      this.sources.set(document, payload.query);
+      return args;
+    }
+    const errors = validate(schema, document, [...specifiedRules, ...limitRules(limits)]);
+    if (errors.length > 0) return errors.map((error) => (error instanceof AppError ? error : withCode(error, 'GRAPHQL_VALIDATION_FAILED')));
+    try {
+      checkCost(schema, document, payload.variables ?? undefined, payload.operationName, limits);
+    } catch (error) {
+      if (error instanceof GraphQLError) return [error];
+      throw error;
+    }
+    return args;
   }
 
   private async subscribe(args: ExecutionArgs): Promise<AsyncIterableIterator<ExecutionResult> | ExecutionResult> {
@@ -111,23 +215,30 @@ export class SubscriptionServer {
     const refusal = route.authorize?.(rootArgs, context.identity);
     if (refusal) return { errors: [refusal] };
 
-    const query = rewriteAsEventQuery(args.document, operation, root, route.eventField);
-    const source = this.pubsub.asyncIterableIterator<Record<string, unknown>>(route.channel) as AsyncIterator<Record<string, unknown>>;
-    return mapAsyncIterator(source, async (event) => {
-      if (!route.accepts(rootArgs, event, context.identity)) return undefined;
+    const query = print(rewriteAsEventQuery(args.document, operation, root, route.eventField));
+    const alias = root.alias?.value ?? root.name.value;
+    const events = new BoundedEventQueue<Record<string, unknown>>(this.options.websocket.maxQueuedEvents, () => {
+      this.options.logger.warn({ channel: route.channel }, 'a subscriber fell behind; closing its socket');
+      this.sockets.get(context)?.close(WS_CLOSE.TOO_SLOW, 'Too many undelivered events: reconnect');
+    });
+    const subscription = await this.pubsub.subscribe(route.channel, (event: Record<string, unknown>) => {
+      if (route.accepts(rootArgs, event, context.identity)) events.push(event);
+    });
+    events.onEnd(() => this.pubsub.unsubscribe(subscription));
+    return mapAsyncIterator(events, async (event) => {
       const variables = { ...(args.variableValues ?? {}), [EVENT_VARIABLE]: JSON.stringify(event) };
-      const result = await this.executeThroughGateway({ ...args, variableValues: variables }, query);
+      const result = await this.executeThroughGateway({ ...args, variableValues: variables }, query, true);
       // The owning subgraph found nothing this subscriber may see: send nothing rather than a null.
-      const alias = root.alias?.value ?? root.name.value;
       if (!result.errors && (result.data as Record<string, unknown> | null | undefined)?.[alias] == null) return undefined;
       return result;
     });
   }
 
-  private async executeThroughGateway(args: ExecutionArgs, document: DocumentNode): Promise<ExecutionResult> {
+  /** `internal`: the gateway's own rewritten event query, which may select internal fields; client operations may not. */
+  private async executeThroughGateway(args: ExecutionArgs, query: string, internal: boolean): Promise<ExecutionResult> {
     const response = await this.options.apollo.executeOperation(
-      { query: document, variables: (args.variableValues ?? {}) as Record<string, unknown>, operationName: args.operationName ?? undefined },
-      { contextValue: { ...(args.contextValue as GatewayContext), internal: true } },
+      { query, variables: (args.variableValues ?? {}) as Record<string, unknown>, operationName: args.operationName ?? undefined },
+      { contextValue: { ...(args.contextValue as GatewayContext), internal } },
     );
     if (response.body.kind !== 'single') return { errors: [new GraphQLError('Incremental delivery is not supported here.')] };
     const { data, errors } = response.body.singleResult;
@@ -135,9 +246,68 @@ export class SubscriptionServer {
   }
 }
 
+const withCode = (error: GraphQLError, code: string) =>
+  new GraphQLError(error.message, { nodes: error.nodes, extensions: { ...error.extensions, code } });
+
 /** graphql-ws wants GraphQLError instances; Apollo gives formatted (plain) errors. */
 function toGraphQLError(error: GraphQLFormattedError): GraphQLError {
   return new GraphQLError(error.message, { path: error.path, extensions: error.extensions });
+}
+
+/**
+ * Events waiting for one subscriber. Bounded: a subscriber that lets more than `max` pile up
+ * is cut off (`onOverflow`) instead of growing the gateway's memory.
+ */
+export class BoundedEventQueue<T> implements AsyncIterator<T> {
+  private readonly items: T[] = [];
+  private waiting?: (result: IteratorResult<T>) => void;
+  private ended = false;
+  private readonly endListeners: Array<() => void> = [];
+
+  constructor(
+    private readonly max: number,
+    private readonly onOverflow: () => void,
+  ) {}
+
+  push(item: T): void {
+    if (this.ended) return;
+    if (this.waiting) {
+      const wake = this.waiting;
+      this.waiting = undefined;
+      wake({ done: false, value: item });
+      return;
+    }
+    if (this.items.length >= this.max) {
+      this.end();
+      this.onOverflow();
+      return;
+    }
+    this.items.push(item);
+  }
+
+  onEnd(listener: () => void): void {
+    this.endListeners.push(listener);
+  }
+
+  next(): Promise<IteratorResult<T>> {
+    if (this.items.length > 0) return Promise.resolve({ done: false, value: this.items.shift()! });
+    if (this.ended) return Promise.resolve({ done: true, value: undefined });
+    return new Promise((resolve) => (this.waiting = resolve));
+  }
+
+  async return(): Promise<IteratorResult<T>> {
+    this.end();
+    return { done: true, value: undefined };
+  }
+
+  private end(): void {
+    if (this.ended) return;
+    this.ended = true;
+    this.items.length = 0;
+    this.waiting?.({ done: true, value: undefined });
+    this.waiting = undefined;
+    this.endListeners.splice(0).forEach((listener) => listener());
+  }
 }
 
 /**
@@ -224,7 +394,7 @@ export function internalFieldGuard(internalFields: ReadonlySet<string>) {
               return fragment ? selectsInternal(fragment.selectionSet.selections) : false;
             });
           if (selectsInternal(operation.selectionSet.selections)) {
-            throw new GraphQLError('This field is for the gateway\'s own use.', { extensions: { code: ErrorCode.FORBIDDEN } });
+            throw new AppError(ErrorCode.FORBIDDEN, 'This field is for the gateway\'s own use.', { http: { status: 400 } });
           }
         },
       };

@@ -133,10 +133,13 @@ describe('the gateway checks every access token', () => {
       expect(body.errors[0]!.extensions.code).toBe('BAD_REQUEST');
     });
 
-    it('answers a syntax error with GRAPHQL_PARSE_FAILED', async () => {
-      const response = await stack.gql('query { me { id ');
-      expect(response.status).toBe(400);
-      expect(firstErrorCode(response)).toBe('GRAPHQL_PARSE_FAILED');
+    it('answers a syntax error with GRAPHQL_PARSE_FAILED: 200 for application/json, 400 for application/graphql-response+json', async () => {
+      const asJson = await stack.gql('query { me { id ');
+      expect(asJson.status).toBe(200);
+      expect(firstErrorCode(asJson)).toBe('GRAPHQL_PARSE_FAILED');
+      const asGraphqlResponse = await stack.gql('query { me { id ', {}, { headers: { accept: 'application/graphql-response+json' } });
+      expect(asGraphqlResponse.status).toBe(400);
+      expect(firstErrorCode(asGraphqlResponse)).toBe('GRAPHQL_PARSE_FAILED');
     });
 
     it('answers a wrong variable type with BAD_USER_INPUT', async () => {

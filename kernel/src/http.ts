@@ -1,8 +1,8 @@
 import type { ErrorRequestHandler, Express, RequestHandler } from 'express';
 import express from 'express';
-import type { GraphQLFormattedError } from 'graphql';
+import { GraphQLError, type GraphQLFormattedError } from 'graphql';
 import { unwrapResolverError } from '@apollo/server/errors';
-import { ErrorCode, isAppError } from './errors';
+import { ErrorCode, isAppError, type AppError } from './errors';
 import type { Logger } from './logger';
 
 /** Largest JSON body a GraphQL endpoint accepts. */
@@ -47,20 +47,32 @@ export function graphqlBodyErrors(logger: Logger): ErrorRequestHandler {
   };
 }
 
+/** Our own refusal behind the error: thrown by a resolver, or reported by a validation rule (Apollo wraps those). */
+function appErrorOf(error: unknown): AppError | undefined {
+  const original = unwrapResolverError(error);
+  if (isAppError(original)) return original;
+  if (original instanceof GraphQLError && isAppError(original.originalError)) return original.originalError;
+  return undefined;
+}
+
 /**
  * Apollo's formatError: our own errors and GraphQL's validation errors pass through; anything
  * unexpected is logged and masked, so a client never sees a stack trace or a driver message.
  */
 export function formatError(logger: Logger) {
   return (formatted: GraphQLFormattedError, error: unknown): GraphQLFormattedError => {
-    const original = unwrapResolverError(error);
-    if (isAppError(original)) return { ...formatted, extensions: { ...original.extensions } };
+    const app = appErrorOf(error);
+    if (app) {
+      // `http` is for Apollo (status, headers), not for the client.
+      const { http: _http, ...extensions } = app.extensions;
+      return { ...formatted, message: app.message, extensions };
+    }
     const code = formatted.extensions?.code;
     if (code && code !== ErrorCode.INTERNAL_SERVER_ERROR) {
       const { stacktrace: _stacktrace, ...extensions } = formatted.extensions ?? {};
       return { ...formatted, extensions };
     }
-    logger.error({ err: original }, 'unexpected error in a resolver');
+    logger.error({ err: unwrapResolverError(error) }, 'unexpected error in a resolver');
     return {
       message: 'Something went wrong on our side; it has been logged.',
       path: formatted.path,

@@ -2,11 +2,12 @@ import { isIP } from 'node:net';
 import type { IncomingMessage } from 'node:http';
 import { JwtService, TokenError, type Role, type TokenType } from './jwt';
 import { AppError, ErrorCode, forbidden, unauthenticated } from './errors';
+import { plainAddress } from './client-address';
 
 /** Who is calling, as every service sees it after verifying a token. */
 export type Identity =
   | { kind: 'anonymous'; ip?: string }
-  | { kind: 'user'; userId: string; role: Role; ip?: string }
+  | { kind: 'user'; userId: string; role: Role; ip?: string; /** When the access token it came from expires (epoch seconds). */ expiresAt?: number }
   | { kind: 'service'; service: string };
 
 export const ANONYMOUS: Identity = { kind: 'anonymous' };
@@ -45,7 +46,7 @@ export async function authenticate(
     const claims = await jwt.verify(token, accept);
     switch (claims.typ) {
       case 'access':
-        return { kind: 'user', userId: claims.sub, role: claims.role, ip: socketIp };
+        return { kind: 'user', userId: claims.sub, role: claims.role, ip: socketIp, expiresAt: claims.exp };
       case 'internal': {
         const ip = claims.ip && isIP(claims.ip) ? claims.ip : socketIp;
         return claims.anon || !claims.role
@@ -62,10 +63,9 @@ export async function authenticate(
   }
 }
 
-/** The client address of a raw request, without IPv4-mapped IPv6 noise. */
+/** The peer of a raw request, without IPv4-mapped IPv6 noise (subgraphs: the gateway's internal token names the client). */
 export function socketAddress(req: IncomingMessage): string | undefined {
-  const address = req.socket.remoteAddress;
-  return address?.startsWith('::ffff:') ? address.slice(7) : address;
+  return plainAddress(req.socket.remoteAddress);
 }
 
 export function requireUser(identity: Identity): Extract<Identity, { kind: 'user' }> {

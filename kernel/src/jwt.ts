@@ -20,6 +20,8 @@ export const jwtConfigShape = {
   JWT_ISSUER: z.string().default('shop-auth'),
   ACCESS_TOKEN_EXPIRE_MINUTES: env.positiveInt(30),
   REFRESH_TOKEN_EXPIRE_MINUTES: env.positiveInt(43200),
+  /** Lifetime of the tokens the gateway signs for subgraphs; each is reused for at most half of it. */
+  INTERNAL_TOKEN_TTL_SECONDS: env.positiveInt(60),
 };
 export type JwtConfig = z.infer<z.ZodObject<typeof jwtConfigShape>>;
 
@@ -64,7 +66,6 @@ export type Claims = AccessClaims | RefreshClaims | ServiceClaims | InternalClai
 type ClaimsOf<T extends TokenType> = Extract<Claims, { typ: T }>;
 
 const AUDIENCE = 'shop';
-const INTERNAL_TTL_SECONDS = 60;
 const SERVICE_TTL_SECONDS = 300;
 
 const pem = (value: string) => value.replace(/\\n/g, '\n');
@@ -77,9 +78,10 @@ export class JwtService {
     private readonly issuer: string,
     readonly accessTtlSeconds: number,
     readonly refreshTtlSeconds: number,
+    readonly internalTtlSeconds: number,
   ) {}
 
-  static async create(config: JwtConfig): Promise<JwtService> {
+  static async create(config: Omit<JwtConfig, 'INTERNAL_TOKEN_TTL_SECONDS'> & Partial<Pick<JwtConfig, 'INTERNAL_TOKEN_TTL_SECONDS'>>): Promise<JwtService> {
     const { ALGORITHM: alg } = config;
     let signingKey: CryptoKey | Uint8Array;
     let verifyingKey: CryptoKey | Uint8Array;
@@ -99,6 +101,7 @@ export class JwtService {
       config.JWT_ISSUER,
       config.ACCESS_TOKEN_EXPIRE_MINUTES * 60,
       config.REFRESH_TOKEN_EXPIRE_MINUTES * 60,
+      config.INTERNAL_TOKEN_TTL_SECONDS ?? 60,
     );
   }
 
@@ -116,7 +119,7 @@ export class JwtService {
 
   signInternal(input: { userId?: string; role?: Role; ip?: string }): Promise<string> {
     const claims = input.userId ? { typ: 'internal', role: input.role, ip: input.ip } : { typ: 'internal', anon: true, ip: input.ip };
-    return this.sign(claims, input.userId ?? 'anonymous', INTERNAL_TTL_SECONDS);
+    return this.sign(claims, input.userId ?? 'anonymous', this.internalTtlSeconds);
   }
 
   /** Verifies signature, algorithm, issuer, audience, expiry and that the token is one of `types`. */

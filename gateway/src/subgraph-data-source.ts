@@ -1,0 +1,46 @@
+import { RemoteGraphQLDataSource, type GraphQLDataSourceProcessOptions } from '@apollo/gateway';
+import { AppError, ErrorCode } from '../../kernel/src/errors';
+import type { GatewayContext } from './identity';
+
+type Fetcher = NonNullable<NonNullable<ConstructorParameters<typeof RemoteGraphQLDataSource>[0]>['fetcher']>;
+
+/** Node's own fetch (keep-alive pooled), bounded in time: a hung subgraph costs one request its part, never the gateway. */
+function timedFetcher(timeoutMs: number): Fetcher {
+  return ((url, init) => fetch(url, { ...init, signal: AbortSignal.timeout(timeoutMs) })) as Fetcher;
+}
+
+/**
+ * Calls one subgraph for the gateway: forwards the caller's identity as a signed internal token
+ * (never the client's own headers), within a time limit, and turns a subgraph that cannot be
+ * reached or does not answer in time into SERVICE_UNAVAILABLE for the fields it owns.
+ */
+export class SubgraphDataSource extends RemoteGraphQLDataSource<GatewayContext> {
+  constructor(
+    readonly name: string,
+    url: string,
+    private readonly timeoutMs: number,
+  ) {
+    super({ url, fetcher: timedFetcher(timeoutMs) });
+  }
+
+  override async willSendRequest({ request, context }: GraphQLDataSourceProcessOptions<GatewayContext>): Promise<void> {
+    if (!('internalToken' in context)) return;
+    request.http?.headers.set('authorization', `Bearer ${await context.internalToken()}`);
+  }
+
+  override didEncounterError(error: Error): void {
+    if (error.name === 'TimeoutError') {
+      throw new AppError(ErrorCode.SERVICE_UNAVAILABLE, `The ${this.name} service did not answer within ${this.timeoutMs} ms; try again shortly.`, {
+        service: this.name,
+        reason: 'timeout',
+      });
+    }
+    if (error instanceof TypeError && error.message === 'fetch failed') {
+      throw new AppError(ErrorCode.SERVICE_UNAVAILABLE, `The ${this.name} service cannot be reached right now; try again shortly.`, {
+        service: this.name,
+        reason: 'unreachable',
+      });
+    }
+    throw error;
+  }
+}
