@@ -2,6 +2,7 @@ import { createHmac, randomInt } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { RateLimiterRedis, RateLimiterRes } from 'rate-limiter-flexible';
 import { AppError, ErrorCode, badUserInput, rateLimited } from '../../../kernel/src/errors';
+import { addressBucket } from '../../../kernel/src/client-address';
 
 export interface OtpSettings {
   secret: string;
@@ -74,9 +75,9 @@ export class OtpService {
     return this.settings.ttlSeconds;
   }
 
-  /** Counts a code request from this client address; refuses past the hourly limit. */
+  /** Counts a code request from this client address (an IPv6 client by its /64); refuses past the hourly limit. */
   async checkClientLimit(ip: string | undefined): Promise<void> {
-    await this.consume(this.perIp, ip ?? 'unknown', 'Too many code requests from your network.');
+    await this.consume(this.perIp, addressBucket(ip), 'Too many code requests from your network.');
   }
 
   /**
