@@ -12,7 +12,7 @@ import { LoginService } from './service';
 import { SessionService } from './sessions';
 import { UserService } from './users';
 
-/** Sending a code waits for Telegram (with its own retries) behind the notification service. */
+/** Sending a code (in the background) waits for Telegram, with its own retries, behind the notification service. */
 const LOGIN_CODE_TIMEOUT_MS = 20_000;
 
 export const AUTH_SCHEMA_FILE = path.resolve(__dirname, '../schema.graphql');
@@ -43,14 +43,13 @@ export async function startAuthService(config: AuthConfig, logger: Logger = crea
   const delivery = token
     ? new NotificationOtpDelivery(
         new SubgraphClient({ name: 'notification', url: config.NOTIFICATION_URL, serviceToken: () => jwt.signService('auth'), timeoutMs: LOGIN_CODE_TIMEOUT_MS }),
-        logger,
       )
     : new LogOtpDelivery(logger);
   const login = new LoginService(prisma, otp, delivery, users, sessions, {
     defaultRegion: config.DEFAULT_PHONE_REGION,
     requireTelegram: Boolean(token),
     botUsername: config.TELEGRAM_BOT_USERNAME,
-  });
+  }, logger);
 
   const server = await startSubgraph({
     name: 'auth',
@@ -62,7 +61,10 @@ export async function startAuthService(config: AuthConfig, logger: Logger = crea
     host: config.AUTH_HOST,
     readiness: infra.readiness,
     context: (base) => createAuthContext(base, { login, sessions, users }),
-    onStop: infra.close,
+    onStop: async () => {
+      await login.settle();
+      await infra.close();
+    },
   });
 
   return { ...server, logger };

@@ -16,7 +16,7 @@ export const authConfigShape = {
    * sent (through the notification service) or, in development without one, written to this log.
    */
   TELEGRAM_BOT_TOKEN: z.string().regex(/^\d+:[\w-]+$/, { message: 'must look like 123456:ABC-DEF' }).optional(),
-  /** Named in the "open the bot first" error. */
+  /** Named in requestOtp's answer ("if this number is linked to @bot ..."). */
   TELEGRAM_BOT_USERNAME: z.string().optional(),
   /** The notification subgraph, which sends the login codes to Telegram. */
   NOTIFICATION_URL: env.url().default('http://127.0.0.1:4005/graphql'),

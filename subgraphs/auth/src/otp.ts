@@ -2,6 +2,7 @@ import { createHmac, randomInt } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { RateLimiterRedis, RateLimiterRes } from 'rate-limiter-flexible';
 import { AppError, ErrorCode, badUserInput, rateLimited } from '../../../kernel/src/errors';
+import { addressBucket } from '../../../kernel/src/client-address';
 
 export interface OtpSettings {
   secret: string;
@@ -18,6 +19,15 @@ export interface OtpChallenge {
   expiresAt: Date;
   resendAfter: Date;
 }
+
+export interface IssuedOtp {
+  challenge: OtpChallenge;
+  /** The code to deliver; absent for a phone nothing can be delivered to. */
+  code?: string;
+}
+
+/** Stored for a phone without a chat: not a hex HMAC, so no candidate ever matches it. */
+const UNDELIVERABLE = 'undeliverable';
 
 /**
  * Checks a code atomically: a wrong code burns a try, the right one deletes the entry so it
@@ -61,22 +71,27 @@ export class OtpService {
     });
   }
 
-  /** Counts a code request from this client address; refuses past the hourly limit. */
+  get ttlSeconds(): number {
+    return this.settings.ttlSeconds;
+  }
+
+  /** Counts a code request from this client address (an IPv6 client by its /64); refuses past the hourly limit. */
   async checkClientLimit(ip: string | undefined): Promise<void> {
-    await this.consume(this.perIp, ip ?? 'unknown', 'Too many code requests from your network.');
+    await this.consume(this.perIp, addressBucket(ip), 'Too many code requests from your network.');
   }
 
   /**
-   * Creates a code for `phone` unless one was issued within the cooldown; `deliver` sends it.
-   * When delivery fails the code and the cooldown are withdrawn, so the person can try again at once.
+   * Creates a code for `phone` unless one was requested within the cooldown. The cooldown, the
+   * hourly limit and the stored entry are the same whether or not the code can be delivered, so
+   * neither a limit nor a wrong guess at verifyOtp tells a stranger whether the phone is linked.
    */
-  async issue(phone: string, deliver: (code: string, ttlSeconds: number) => Promise<void>): Promise<OtpChallenge> {
+  async issue(phone: string, deliverable: boolean): Promise<IssuedOtp> {
     const { ttlSeconds, resendCooldownSeconds } = this.settings;
     const cooldownKey = this.key('cooldown', phone);
     const acquired = await this.redis.set(cooldownKey, '1', 'EX', resendCooldownSeconds, 'NX');
     if (acquired !== 'OK') {
       const retryAfter = Math.max(1, await this.redis.ttl(cooldownKey));
-      throw rateLimited(`A code was sent moments ago; you can ask for a new one in ${retryAfter} s.`, retryAfter);
+      throw rateLimited(`A code was requested for this phone moments ago; you can ask again in ${retryAfter} s.`, retryAfter);
     }
     try {
       await this.consume(this.perPhone, phone, 'Too many codes were requested for this phone.');
@@ -86,16 +101,12 @@ export class OtpService {
     }
 
     const code = randomInt(0, 1_000_000).toString().padStart(6, '0');
+    const hash = this.hash(phone, code);
     const codeKey = this.key('code', phone);
-    await this.redis.multi().del(codeKey).hset(codeKey, { hash: this.hash(phone, code), tries: 0 }).expire(codeKey, ttlSeconds).exec();
-    try {
-      await deliver(code, ttlSeconds);
-    } catch (error) {
-      await this.redis.del(codeKey, cooldownKey);
-      throw error;
-    }
+    await this.redis.multi().del(codeKey).hset(codeKey, { hash: deliverable ? hash : UNDELIVERABLE, tries: 0 }).expire(codeKey, ttlSeconds).exec();
     const now = Date.now();
-    return { phone, expiresAt: new Date(now + ttlSeconds * 1000), resendAfter: new Date(now + resendCooldownSeconds * 1000) };
+    const challenge = { phone, expiresAt: new Date(now + ttlSeconds * 1000), resendAfter: new Date(now + resendCooldownSeconds * 1000) };
+    return deliverable ? { challenge, code } : { challenge };
   }
 
   /** Accepts the code once; throws OTP_INVALID / OTP_EXPIRED / OTP_ATTEMPTS_EXCEEDED otherwise. */

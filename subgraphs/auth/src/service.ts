@@ -1,5 +1,5 @@
 import type { PrismaClient, User } from '../../../kernel/src/prisma';
-import { AppError, ErrorCode } from '../../../kernel/src/errors';
+import type { Logger } from '../../../kernel/src/logger';
 import type { OtpDelivery } from './otp-delivery';
 import type { OtpChallenge, OtpService } from './otp';
 import { normalizePhone } from './phone';
@@ -13,8 +13,17 @@ export interface LoginOptions {
   botUsername?: string;
 }
 
+/** What requestOtp answers: the same for every phone, linked, unlinked or unknown. */
+export interface OtpRequestAnswer extends OtpChallenge {
+  message: string;
+}
+
 /** The login flow: a code to the bound Telegram chat, exchanged for a session. */
 export class LoginService {
+  /** Codes on their way to Telegram, awaited at shutdown. */
+  private readonly deliveries = new Set<Promise<void>>();
+  private readonly answer: string;
+
   constructor(
     private readonly prisma: PrismaClient,
     private readonly otp: OtpService,
@@ -22,21 +31,38 @@ export class LoginService {
     private readonly users: UserService,
     private readonly sessions: SessionService,
     private readonly options: LoginOptions,
-  ) {}
+    private readonly logger: Logger,
+  ) {
+    const bot = options.botUsername ? `@${options.botUsername.replace(/^@/, '')}` : 'our Telegram bot';
+    this.answer = options.requireTelegram
+      ? `If this number is linked to ${bot}, a code is on its way there. If none arrives, open ${bot}, press Start and share your phone number, then ask for a code again.`
+      : 'Development without a Telegram bot: the code is written to the auth service\'s log.';
+  }
 
-  async requestOtp(rawPhone: string, clientIp: string | undefined): Promise<OtpChallenge> {
+  /** Answers alike for every phone (limits, data, timing), so a stranger learns nothing about it. */
+  async requestOtp(rawPhone: string, clientIp: string | undefined): Promise<OtpRequestAnswer> {
     const phone = normalizePhone(rawPhone, this.options.defaultRegion);
     await this.otp.checkClientLimit(clientIp);
     const user = await this.users.findByPhone(phone);
-    if (this.options.requireTelegram && !user?.telegramChatId) {
-      const bot = this.options.botUsername ? `@${this.options.botUsername.replace(/^@/, '')}` : 'our Telegram bot';
-      throw new AppError(
-        ErrorCode.TELEGRAM_NOT_LINKED,
-        `This phone is not linked to Telegram yet: open ${bot}, press Start and share your phone number, then ask for a code again.`,
-        { field: 'phone' },
-      );
-    }
-    return this.otp.issue(phone, (code, ttl) => this.delivery.send(user?.telegramChatId ?? 0n, phone, code, ttl));
+    const chatId = user?.telegramChatId ?? null;
+    const { challenge, code } = await this.otp.issue(phone, !this.options.requireTelegram || chatId !== null);
+    // Not awaited: waiting for Telegram would time a linked phone apart; the price is that a failed send is only a missing message and a log line.
+    if (code !== undefined) this.deliverInBackground(chatId ?? 0n, phone, code);
+    return { ...challenge, message: this.answer };
+  }
+
+  /** Waits for the codes still on their way (shutdown). */
+  async settle(): Promise<void> {
+    await Promise.allSettled([...this.deliveries]);
+  }
+
+  private deliverInBackground(chatId: bigint, phone: string, code: string): void {
+    const delivery = this.delivery.send(chatId, phone, code, this.otp.ttlSeconds).then(
+      () => undefined,
+      (error: unknown) => this.logger.warn({ err: error instanceof Error ? error.message : error }, 'a login code could not be delivered; the person can ask again after the cooldown'),
+    );
+    this.deliveries.add(delivery);
+    void delivery.finally(() => this.deliveries.delete(delivery));
   }
 
   async verifyOtp(rawPhone: string, code: string): Promise<AuthPayload> {

@@ -1,7 +1,9 @@
 import { FakeTelegram } from '../../../test/support/fake-telegram';
 import { startStack, useStack, type Stack } from '../../../test/support/stack';
 import { bindTelegram, randomPhone, REQUEST_OTP, requestCode, VERIFY_OTP } from '../../../test/support/login';
-import { firstErrorCode } from '../../../test/support/graphql';
+import { firstErrorCode, graphql } from '../../../test/support/graphql';
+import { JwtService } from '../../../kernel/src/jwt';
+import { loadAuthConfig } from '../src/config';
 
 const wrongCode = (code: string) => String((Number(code) + 1) % 1_000_000).padStart(6, '0');
 
@@ -76,16 +78,6 @@ describe('one-time codes', () => {
     expect(again.errors![0]!.extensions!.retryAfterSeconds).toBeLessThanOrEqual(60);
   });
 
-  it('sends nothing and keeps no cooldown when Telegram refuses the message', async () => {
-    const phone = randomPhone();
-    const person = await bindTelegram(telegram, phone);
-    telegram.failNext('sendMessage', { errorCode: 403, description: 'Forbidden: bot was blocked by the user' });
-    const failed = await stack.gql(REQUEST_OTP, { phone });
-    expect(firstErrorCode(failed)).toBe('SERVICE_UNAVAILABLE');
-    // No cooldown was kept, so asking again works at once.
-    await requestCode(stack, telegram, person, phone);
-  });
-
   it.each([
     ['not a number', 'BAD_USER_INPUT'],
     ['', 'BAD_USER_INPUT'],
@@ -140,6 +132,27 @@ describe('rate limits on code requests', () => {
     withStack({ OTP_IP_LIMIT_PER_HOUR: '3' }, async (stack) => {
       const codes: unknown[] = [];
       for (let i = 0; i < 4; i++) codes.push(firstErrorCode(await stack.gql(REQUEST_OTP, { phone: randomPhone() })));
-      expect(codes).toEqual(['TELEGRAM_NOT_LINKED', 'TELEGRAM_NOT_LINKED', 'TELEGRAM_NOT_LINKED', 'RATE_LIMITED']);
+      expect(codes).toEqual([undefined, undefined, undefined, 'RATE_LIMITED']);
+    }));
+
+  it('counts an IPv6 client by its /64, an IPv4 client by its address', () =>
+    withStack({ OTP_IP_LIMIT_PER_HOUR: '2' }, async (stack) => {
+      // As the gateway signs it: the client address travels in the internal token.
+      const jwt = await JwtService.create(loadAuthConfig(stack.env));
+      const from = async (ip: string) => {
+        const response = await graphql(stack.urls.auth, REQUEST_OTP, { phone: randomPhone() }, { token: await jwt.signInternal({ ip }) });
+        return firstErrorCode(response) ?? 'OK';
+      };
+      const sameNetwork = ['2001:db8:1:2::1', '2001:db8:1:2:ffff:ffff:ffff:fffe', '2001:db8:1:2:abcd::7'];
+      const results = [];
+      for (const ip of sameNetwork) results.push(await from(ip));
+      expect(results).toEqual(['OK', 'OK', 'RATE_LIMITED']);
+      // The next /64 is another subscriber.
+      expect(await from('2001:db8:1:3::1')).toBe('OK');
+      expect(await from('2001:db8:1:3::2')).toBe('OK');
+      expect(await from('2001:db8:1:3::3')).toBe('RATE_LIMITED');
+      // IPv4 addresses next to each other are not one bucket.
+      expect([await from('198.51.100.7'), await from('198.51.100.7'), await from('198.51.100.8')]).toEqual(['OK', 'OK', 'OK']);
+      expect(await from('198.51.100.7')).toBe('RATE_LIMITED');
     }));
 });

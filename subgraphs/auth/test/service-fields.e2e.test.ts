@@ -1,5 +1,5 @@
 import { useStack, type Stack } from '../../../test/support/stack';
-import { login, randomPhone, REQUEST_OTP } from '../../../test/support/login';
+import { login, randomPhone } from '../../../test/support/login';
 import { firstErrorCode, graphql } from '../../../test/support/graphql';
 import type { FakeTelegram } from '../../../test/support/fake-telegram';
 
@@ -9,6 +9,7 @@ const BIND = /* GraphQL */ `
   }
 `;
 const ADMINS = /* GraphQL */ `query { adminUserIds }`;
+const USER_ENTITY = /* GraphQL */ `query($representations: [_Any!]!) { _entities(representations: $representations) { ... on User { phone telegramLinked } } }`;
 
 /** What the notification service (the bot's home) asks of the auth subgraph. */
 describe('the auth subgraph\'s fields for platform services', () => {
@@ -34,7 +35,8 @@ describe('the auth subgraph\'s fields for platform services', () => {
     const other = randomPhone();
     const moved = await graphql(stack.urls.auth, BIND, { phone: other, chatId: '7700001', telegramUserId: '7700001' }, asService);
     expect(moved.data!.bindTelegram).toMatchObject({ phone: other, role: 'USER', telegramLinked: true });
-    expect(firstErrorCode(await stack.gql(REQUEST_OTP, { phone: adminPhone }))).toBe('TELEGRAM_NOT_LINKED');
+    const left = await graphql(stack.urls.auth, USER_ENTITY, { representations: [{ __typename: 'User', id: bound.data!.bindTelegram.id }] }, asService);
+    expect(left.data!._entities).toEqual([{ phone: adminPhone, telegramLinked: false }]);
   });
 
   it('refuses a phone or an id that is not one', async () => {

@@ -1,11 +1,12 @@
 import type { Express } from 'express';
-import { Bot, registerExpressWebhook, type Context } from 'node-telegram-bot-api';
+import { Bot, type Context } from 'node-telegram-bot-api';
 import type { Logger } from '../../../kernel/src/logger';
 import { ErrorCode } from '../../../kernel/src/errors';
 import { OrderButtons } from './order-buttons';
 import { SubgraphRefusal } from '../../../kernel/src/subgraph-client';
 import type { AuthUsers, OrderResponses } from './platform-services';
 import type { TelegramChats } from './telegram-chats';
+import { mountTelegramWebhook } from './telegram-webhook';
 
 export interface NotificationBotOptions {
   token: string;
@@ -55,7 +56,12 @@ export class NotificationBot {
   mountWebhook(app: Express): void {
     const { webhookUrl, webhookSecret } = this.options;
     if (!webhookUrl) return;
-    registerExpressWebhook(this.bot, app, { path: new URL(webhookUrl).pathname, secretToken: webhookSecret });
+    mountTelegramWebhook(app, {
+      path: new URL(webhookUrl).pathname,
+      secret: webhookSecret,
+      handleUpdate: (update) => this.bot.handleUpdate(update),
+      logger: this.logger,
+    });
   }
 
   /** Registers the webhook when one is configured; otherwise long-polls (and removes any old webhook). */
