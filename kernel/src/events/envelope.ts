@@ -30,7 +30,7 @@ export interface StockChanged {
   reserved: number;
   available: number;
   lowStockThreshold: number;
-  /** Per item and increasing: a consumer drops an event older than what it has (delivery order is not guaranteed). */
+  /** Increasing per product, also across a delete and recreate of its item: a consumer drops an event older than what it has (delivery order is not guaranteed). */
   version: number;
   /** ISO 8601: when the stock changed. */
   at: string;

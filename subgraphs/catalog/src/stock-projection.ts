@@ -55,11 +55,11 @@ export class StockProjection {
   private async handle(event: EventEnvelope): Promise<void> {
     if (!isEvent(event, 'StockChanged')) return;
     const { productId, available, version } = event.payload;
-    await processOnce(this.prisma, 'catalog', CONSUMER_GROUP, event.id, (tx) => this.apply(tx, productId, available > 0, version));
+    await processOnce(this.prisma, 'catalog', CONSUMER_GROUP, event.id, (tx) => this.apply(tx, productId, available > 0, BigInt(version)));
   }
 
-  /** Only a newer version wins: events may arrive out of order or twice. */
-  private async apply(tx: Tx | PrismaClient, productId: string, inStock: boolean, version: number): Promise<void> {
+  /** Only a newer version wins: events may arrive out of order or twice (versions keep increasing across a delete and recreate). */
+  private async apply(tx: Tx | PrismaClient, productId: string, inStock: boolean, version: bigint): Promise<void> {
     await tx.$executeRaw`
       UPDATE "catalog"."products" SET "in_stock" = ${inStock}, "stock_version" = ${version}
       WHERE "id" = ${productId}::uuid AND "stock_version" < ${version}`;
@@ -71,7 +71,7 @@ export class StockProjection {
     let seen = 0;
     for (;;) {
       const page = await this.fetchItems(after);
-      for (const item of page) await this.apply(this.prisma, item.productId, item.available > 0, item.version);
+      for (const item of page) await this.apply(this.prisma, item.productId, item.available > 0, BigInt(item.version));
       seen += page.length;
       if (page.length < PAGE_SIZE) return seen;
       after = page.at(-1)!.productId;
@@ -87,8 +87,9 @@ export class StockProjection {
     }
   }
 
-  private async fetchItems(after: string | null): Promise<Array<{ productId: string; available: number; version: number }>> {
-    const data = await this.inventory.data<{ inventoryItems: Array<{ productId: string; available: number; version: number }> }>(
+  /** `version` is a 64-bit integer in decimal. */
+  private async fetchItems(after: string | null): Promise<Array<{ productId: string; available: number; version: string }>> {
+    const data = await this.inventory.data<{ inventoryItems: Array<{ productId: string; available: number; version: string }> }>(
       'query($first: Int!, $after: ID) { inventoryItems(first: $first, after: $after) { productId available version } }',
       { first: PAGE_SIZE, after },
     );

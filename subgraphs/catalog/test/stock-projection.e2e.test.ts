@@ -6,6 +6,7 @@ import { login, randomPhone, type Session } from '../../../test/support/login';
 import { graphql } from '../../../test/support/graphql';
 import { startTcpProxy, type TcpProxy } from '../../../test/support/tcp-proxy';
 import { createPrisma, type PrismaClient } from '../../../kernel/src/prisma';
+import type { RunningServer } from '../../../kernel/src/server';
 import { streamKey } from '../../../kernel/src/events/envelope';
 import { startCatalogService } from '../src/app';
 import { loadCatalogConfig } from '../src/config';
@@ -13,6 +14,7 @@ import { loadCatalogConfig } from '../src/config';
 const CREATE_PRODUCT = /* GraphQL */ `mutation($input: CreateProductInput!) { createProduct(input: $input) { id inStock } }`;
 const CREATE_ITEM = /* GraphQL */ `mutation($input: CreateInventoryItemInput!) { createInventoryItem(input: $input) { productId } }`;
 const ADJUST = /* GraphQL */ `mutation($id: ID!, $delta: Int!) { adjustStock(productId: $id, delta: $delta, reason: "projection test") { available } }`;
+const DELETE_ITEM = /* GraphQL */ `mutation($id: ID!) { deleteInventoryItem(productId: $id) }`;
 const IN_STOCK = /* GraphQL */ `query($id: ID!) { product(id: $id) { inStock } }`;
 
 async function eventually<T>(read: () => Promise<T>, expected: T, timeoutMs = 8000): Promise<void> {
@@ -30,6 +32,8 @@ describe('the catalog\'s inStock is projected from the inventory\'s events', () 
   let telegram: FakeTelegram;
   let proxy: TcpProxy;
   let stack: Stack;
+  /** The stack's catalog, or the one that replaced it after a restart (on the same port, so the gateway reaches it). */
+  let catalog: RunningServer;
   let admin: Session;
   let prisma: PrismaClient;
   let redis: Redis;
@@ -39,11 +43,13 @@ describe('the catalog\'s inStock is projected from the inventory\'s events', () 
     proxy = await startTcpProxy();
     // The inventory reaches Redis through a proxy the tests can unplug.
     stack = await startStack({ telegram, env: { ADMIN_PHONES: adminPhone }, serviceEnv: { inventory: { REDIS_URL: proxy.url } } });
+    catalog = stack.servers.catalog;
     admin = await login(stack, telegram, adminPhone);
     prisma = createPrisma(process.env.DATABASE_URL!);
     redis = new Redis(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379');
   });
   afterAll(async () => {
+    if (catalog !== stack?.servers.catalog) await catalog?.stop();
     await stack?.stop();
     await proxy?.close();
     await telegram?.close();
@@ -62,12 +68,61 @@ describe('the catalog\'s inStock is projected from the inventory\'s events', () 
     return created.data!.createProduct.id;
   }
 
+  /** Stops the catalog, does `meanwhile`, and starts it again: it catches up from the stream and resyncs at start. */
+  async function restartCatalog(meanwhile: () => Promise<void>): Promise<void> {
+    await catalog.stop();
+    await meanwhile();
+    catalog = await startCatalogService(loadCatalogConfig({ ...stack.env, INVENTORY_URL: stack.urls.inventory }));
+  }
+
+  const outboxEventIds = async (productId: string) =>
+    (await prisma.inventoryOutboxEvent.findMany({ where: { payload: { path: ['productId'], equals: productId } }, select: { id: true } })).map((e) => e.id);
+
+  /** Waits for the relay to publish the events, then deletes them from the stream before any consumer reads them. */
+  async function loseEvents(ids: string[]): Promise<void> {
+    await eventually(() => prisma.inventoryOutboxEvent.count({ where: { id: { in: ids }, publishedAt: null } }), 0);
+    const key = streamKey(stack.env.REDIS_KEY_PREFIX!, 'inventory');
+    const entries = await redis.xrange(key, '-', '+');
+    const lost = entries.filter(([, fields]) => ids.includes(JSON.parse(fields[1]!).id as string)).map(([entryId]) => entryId);
+    expect(lost).toHaveLength(ids.length);
+    expect(await redis.xdel(key, ...lost)).toBe(ids.length);
+  }
+
+  /** An item whose many changes took its versions well past where a new item's start, then deleted. */
+  async function productWithDeletedItem(): Promise<string> {
+    const id = await newProduct();
+    await asAdmin(CREATE_ITEM, { input: { productId: id, onHand: 2 } });
+    for (const delta of [1, 1, 1, -4, 4]) await asAdmin(ADJUST, { id, delta });
+    await eventually(() => inStock(id), true);
+    expect((await asAdmin(DELETE_ITEM, { id })).data).toEqual({ deleteInventoryItem: true });
+    await eventually(() => inStock(id), false);
+    return id;
+  }
+
   it('follows stock in and out', async () => {
     const id = await newProduct();
     await asAdmin(CREATE_ITEM, { input: { productId: id, onHand: 2 } });
     await eventually(() => inStock(id), true);
     await asAdmin(ADJUST, { id, delta: -2 });
     await eventually(() => inStock(id), false);
+  });
+
+  it('is in stock again once a deleted item is created again, and follows the new item', async () => {
+    const id = await productWithDeletedItem();
+    await asAdmin(CREATE_ITEM, { input: { productId: id, onHand: 3 } });
+    await eventually(() => inStock(id), true);
+    await asAdmin(ADJUST, { id, delta: -3 });
+    await eventually(() => inStock(id), false);
+  });
+
+  it('is repaired by the resync alone when the events of a recreated item were lost', async () => {
+    const id = await productWithDeletedItem();
+    await restartCatalog(async () => {
+      const before = await outboxEventIds(id);
+      await asAdmin(CREATE_ITEM, { input: { productId: id, onHand: 3 } });
+      await loseEvents((await outboxEventIds(id)).filter((e) => !before.includes(e)));
+    });
+    await eventually(() => inStock(id), true);
   });
 
   it('publishes a change committed while Redis was unreachable once it is back, exactly once', async () => {
@@ -97,18 +152,13 @@ describe('the catalog\'s inStock is projected from the inventory\'s events', () 
     await asAdmin(CREATE_ITEM, { input: { productId: streamed, onHand: 0 } });
     await asAdmin(CREATE_ITEM, { input: { productId: lost, onHand: 0 } });
 
-    await stack.servers.catalog.stop();
-    // While the catalog is down: one change goes through the events as usual...
-    await asAdmin(ADJUST, { id: streamed, delta: 3 });
-    // ...and one is written with its event lost (as if the stream had been trimmed or Redis flushed).
-    await prisma.$executeRaw`UPDATE "inventory"."inventory_items" SET "on_hand" = 4, "version" = "version" + 1 WHERE "product_id" = ${lost}::uuid`;
-
-    const catalog = await startCatalogService(loadCatalogConfig({ ...stack.env, INVENTORY_URL: stack.urls.inventory }));
-    try {
-      await eventually(() => inStock(streamed, catalog.url), true);
-      await eventually(() => inStock(lost, catalog.url), true);
-    } finally {
-      await catalog.stop();
-    }
+    await restartCatalog(async () => {
+      // While the catalog is down: one change goes through the events as usual...
+      await asAdmin(ADJUST, { id: streamed, delta: 3 });
+      // ...and one is written with its event lost (as if the stream had been trimmed or Redis flushed).
+      await prisma.$executeRaw`UPDATE "inventory"."inventory_items" SET "on_hand" = 4, "version" = nextval('"inventory".inventory_items_version_seq') WHERE "product_id" = ${lost}::uuid`;
+    });
+    await eventually(() => inStock(streamed, catalog.url), true);
+    await eventually(() => inStock(lost, catalog.url), true);
   });
 });

@@ -3,7 +3,7 @@ import { isUniqueViolation } from '../../../kernel/src/prisma';
 import { assertUuid } from '../../../kernel/src/ids';
 import { AppError, ErrorCode, badUserInput, notFound, outOfStock } from '../../../kernel/src/errors';
 import type { Logger } from '../../../kernel/src/logger';
-import { ITEM_COLUMNS, type ItemRow, type StockService } from './stock';
+import { ITEM_COLUMNS, NEXT_VERSION, type ItemRow, type StockService } from './stock';
 import type { StockEvents } from './stock-events';
 
 export type ReservationStatus = 'RESERVED' | 'RELEASED' | 'COMMITTED';
@@ -69,7 +69,7 @@ export class ReservationService {
         for (const line of wanted) {
           const [item] = await tx.$queryRaw<ItemRow[]>`
             UPDATE "inventory"."inventory_items"
-            SET "reserved" = "reserved" + ${line.quantity}, "version" = "version" + 1, "updated_at" = now()
+            SET "reserved" = "reserved" + ${line.quantity}, "version" = ${NEXT_VERSION}, "updated_at" = now()
             WHERE "product_id" = ${line.productId}::uuid AND "on_hand" - "reserved" >= ${line.quantity}
             RETURNING ${ITEM_COLUMNS}`;
           if (!item) throw await this.shortage(tx, line);
@@ -140,7 +140,7 @@ export class ReservationService {
         const [item] = await tx.$queryRaw<ItemRow[]>`
           UPDATE "inventory"."inventory_items"
           SET "reserved" = "reserved" - ${line.quantity}, "on_hand" = "on_hand" - ${onHandDelta},
-              "version" = "version" + 1, "updated_at" = now()
+              "version" = ${NEXT_VERSION}, "updated_at" = now()
           WHERE "product_id" = ${line.productId}::uuid
           RETURNING ${ITEM_COLUMNS}`;
         // The item was deleted meanwhile (only possible once nothing was reserved): nothing to give back.

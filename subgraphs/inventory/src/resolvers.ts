@@ -79,7 +79,7 @@ export const resolvers: GraphQLResolverMap<InventoryContext> = {
   },
   InventoryItem: {
     available: (item: InventoryItem) => item.onHand - item.reserved,
-    version: (item: InventoryItem) => Number(item.version),
+    version: (item: InventoryItem) => item.version.toString(),
   },
   StockUpdate: {
     product: (update: { productId: string }) => ({ id: update.productId }),

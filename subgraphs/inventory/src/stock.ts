@@ -10,6 +10,14 @@ export type ItemRow = InventoryItem;
 /** The columns of an inventory item under their Prisma names, for raw SQL that RETURNs an item. */
 export const ITEM_COLUMNS = Prisma.raw(`"product_id" AS "productId", "on_hand" AS "onHand", "reserved", "low_stock_threshold" AS "lowStockThreshold", "version", "created_at" AS "createdAt", "updated_at" AS "updatedAt"`);
 
+/**
+ * An item's next version, from one sequence for every item: it outlives a deleted row, so a product's
+ * versions keep increasing when its item is deleted and created again. Take it in the statement that
+ * changes the row, or later while holding the row: a writer that waited for the row's lock re-evaluates
+ * its SET once the holder commits (READ COMMITTED's recheck), so one row's versions increase in commit order.
+ */
+export const NEXT_VERSION = Prisma.raw(`nextval('"inventory".inventory_items_version_seq')`);
+
 const MAX_STOCK = 1_000_000_000;
 
 function assertQuantity(value: number, field: string, { min, max }: { min: number; max: number }): void {
@@ -51,7 +59,12 @@ export class StockService {
     assertQuantity(input.lowStockThreshold, 'input.lowStockThreshold', { min: 0, max: MAX_STOCK });
     try {
       return await this.events.inTransaction(async (tx) => {
-        const item = await tx.inventoryItem.create({ data: input });
+        await tx.inventoryItem.create({ data: input });
+        // The insert waited for any concurrent delete of this product to commit, so its default version may be below the delete's.
+        const [item] = await tx.$queryRaw<ItemRow[]>`
+          UPDATE "inventory"."inventory_items" SET "version" = ${NEXT_VERSION}
+          WHERE "product_id" = ${input.productId}::uuid
+          RETURNING ${ITEM_COLUMNS}`;
         await this.record(tx, item, { deltaOnHand: input.onHand, deltaReserved: 0, reason: 'item created', actor });
         return item;
       });
@@ -71,7 +84,7 @@ export class StockService {
     return this.events.inTransaction(async (tx) => {
       const [row] = await tx.$queryRaw<ItemRow[]>`
         UPDATE "inventory"."inventory_items"
-        SET "low_stock_threshold" = ${threshold}, "version" = "version" + 1, "updated_at" = now()
+        SET "low_stock_threshold" = ${threshold}, "version" = ${NEXT_VERSION}, "updated_at" = now()
         WHERE "product_id" = ${productId}::uuid
         RETURNING ${ITEM_COLUMNS}`;
       if (!row) throw notFound('Inventory item for product', productId);
@@ -91,8 +104,9 @@ export class StockService {
         throw conflict(`${row.reserved} of product ${productId} ${row.reserved === 1 ? 'is' : 'are'} reserved by orders; delete the item once they are settled.`, { productId });
       }
       await tx.inventoryItem.delete({ where: { productId } });
+      const [{ version }] = await tx.$queryRaw<Array<{ version: bigint }>>`SELECT ${NEXT_VERSION} AS "version"`;
       // Subscribers and read models see the item go to zero.
-      const gone = { ...row, onHand: 0, reserved: 0, version: row.version + 1n, updatedAt: new Date() };
+      const gone = { ...row, onHand: 0, reserved: 0, version, updatedAt: new Date() };
       await this.record(tx, gone, { deltaOnHand: -row.onHand, deltaReserved: 0, reason: 'item deleted', actor });
       return true;
     });
@@ -108,7 +122,7 @@ export class StockService {
     return this.events.inTransaction(async (tx) => {
       const [row] = await tx.$queryRaw<ItemRow[]>`
         UPDATE "inventory"."inventory_items"
-        SET "on_hand" = "on_hand" + ${delta}, "version" = "version" + 1, "updated_at" = now()
+        SET "on_hand" = "on_hand" + ${delta}, "version" = ${NEXT_VERSION}, "updated_at" = now()
         WHERE "product_id" = ${productId}::uuid AND "on_hand" + ${delta} >= "reserved" AND "on_hand" + ${delta} <= ${MAX_STOCK}
         RETURNING ${ITEM_COLUMNS}`;
       if (!row) {

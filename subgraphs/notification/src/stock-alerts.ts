@@ -9,7 +9,8 @@ export const STOCK_ALERTS_GROUP = 'notification-stock';
 
 /**
  * Whether a StockChanged crosses its product's threshold from above. Per product it keeps the last
- * version seen, whether that one was low, and which event (if any) crossed at that version:
+ * version seen (versions increase per product, also across a delete and recreate of its item),
+ * whether that one was low, and which event (if any) crossed at that version:
  *   an event older than the last version seen changes nothing and alerts nobody (it arrived late);
  *   the same version again (a redelivery) gets the answer it got the first time;
  *   a newer one is recorded, and crosses when it is low and the last one seen was not (or none was).

@@ -2,7 +2,13 @@ import { randomUUID } from 'node:crypto';
 import type { FakeTelegram } from '../../../test/support/fake-telegram';
 import { useStack, type Stack } from '../../../test/support/stack';
 import { login, randomPhone, type Session } from '../../../test/support/login';
+import { createPrisma, type PrismaClient } from '../../../kernel/src/prisma';
+import type { EventEnvelope } from '../../../kernel/src/events/envelope';
 import { EventStreams, eventually, feed, orderEvent, stockChanged } from './notification-support';
+
+const CREATE_ITEM = /* GraphQL */ `mutation($input: CreateInventoryItemInput!) { createInventoryItem(input: $input) { productId } }`;
+const ADJUST = /* GraphQL */ `mutation($id: ID!, $delta: Int!) { adjustStock(productId: $id, delta: $delta, reason: "alerts test") { available } }`;
+const DELETE_ITEM = /* GraphQL */ `mutation($id: ID!) { deleteInventoryItem(productId: $id) }`;
 
 describe('admins are told when a product\'s stock falls to its low-stock threshold', () => {
   const adminPhone = randomPhone();
@@ -12,13 +18,18 @@ describe('admins are told when a product\'s stock falls to its low-stock thresho
   let streams: EventStreams;
   let admin: Session;
   let customer: Session;
+  let prisma: PrismaClient;
 
   beforeAll(async () => {
     ({ stack, telegram } = ctx);
     streams = new EventStreams(stack.env.REDIS_KEY_PREFIX!);
+    prisma = createPrisma(process.env.DATABASE_URL!);
     [admin, customer] = await Promise.all([login(stack, telegram, adminPhone), login(stack, telegram)]);
   });
-  afterAll(() => streams?.close());
+  afterAll(async () => {
+    streams?.close();
+    await prisma?.$disconnect();
+  });
 
   const alertsFor = async (productId: string) => (await feed(stack, admin.accessToken)).filter((n) => n.kind === 'LOW_STOCK' && n.productId === productId);
 
@@ -66,6 +77,32 @@ describe('admins are told when a product\'s stock falls to its low-stock thresho
     expect(alerts).toEqual([expect.objectContaining({ title: 'Low stock: 2 left', body: expect.stringContaining('(threshold 4)') })]);
     await eventually(() => alertsFor(productId), ([a]) => a?.deliveredToTelegramAt != null);
     expect(telegram.messagesTo(admin.person.chatId).filter((m) => m.text.includes(productId))).toHaveLength(1);
+  });
+
+  it('alerts for a recreated item falling under its threshold, and not for a late event of the deleted one', async () => {
+    const asAdmin = (query: string, variables: Record<string, unknown>) => stack.gql(query, variables, { token: admin.accessToken });
+    const productId = randomUUID();
+    // The first item: it falls to 2 (an alert) and is deleted while low.
+    await asAdmin(CREATE_ITEM, { input: { productId, onHand: 10, lowStockThreshold: 3 } });
+    await asAdmin(ADJUST, { id: productId, delta: -8 });
+    expect((await asAdmin(DELETE_ITEM, { id: productId })).data).toEqual({ deleteInventoryItem: true });
+    const [oldItemDeleted] = await prisma.inventoryOutboxEvent.findMany({ where: { payload: { path: ['productId'], equals: productId } }, orderBy: { seq: 'desc' }, take: 1 });
+    expect(oldItemDeleted!.payload).toMatchObject({ onHand: 0, available: 0 });
+
+    // The item again: above its threshold, then under it (an alert), then above again.
+    await asAdmin(CREATE_ITEM, { input: { productId, onHand: 10, lowStockThreshold: 3 } });
+    expect((await asAdmin(ADJUST, { id: productId, delta: -9 })).data!.adjustStock.available).toBe(1);
+    await telegram.waitForMessage({ chatId: admin.person.chatId, textIncludes: `Product ${productId} has 1 available` });
+    await asAdmin(ADJUST, { id: productId, delta: 9 });
+    await eventually(() => prisma.inventoryOutboxEvent.count({ where: { publishedAt: null, payload: { path: ['productId'], equals: productId } } }), (n) => n === 0);
+
+    // The deleted item's last event (0 available) once more, after the new item's: older, so no alert.
+    const late: EventEnvelope = { id: oldItemDeleted!.id, type: oldItemDeleted!.type, source: 'inventory', occurredAt: oldItemDeleted!.createdAt.toISOString(), payload: oldItemDeleted!.payload };
+    await streams.publishEnvelope(late);
+    await allHandled();
+
+    expect((await alertsFor(productId)).map((n) => n.body.match(/has (\d+) available/)![1])).toEqual(['1', '2']);
+    expect(telegram.messagesTo(admin.person.chatId).filter((m) => m.text.includes(productId))).toHaveLength(2);
   });
 
   it('tells only admins', async () => {
