@@ -44,7 +44,13 @@ function gatewayFormatError(logger: Logger, limits: OperationLimits) {
   const format = formatError(logger);
   return (formatted: GraphQLFormattedError, error: unknown): GraphQLFormattedError => {
     const tooLarge = formatted.extensions?.code === 'GRAPHQL_PARSE_FAILED' ? tokenLimitRefusal(formatted.message, limits) : undefined;
-    return format(formatted, tooLarge ?? error);
+    const result = format(formatted, tooLarge ?? error);
+    // A subgraph's raw HTTP answer (its internal URL, its body) is for our logs, not for clients.
+    if (result.extensions && 'response' in result.extensions) {
+      const { response: _response, ...extensions } = result.extensions;
+      return { ...result, extensions };
+    }
+    return result;
   };
 }
 

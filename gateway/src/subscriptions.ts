@@ -129,6 +129,15 @@ export class SubscriptionServer {
       },
       this.wsServer,
     );
+    // After graphql-ws's own listener: its handler prints a stack for every socket error, and a client
+    // that sends oversized messages (ws closes those with 1009 itself) could fill the logs with them.
+    this.wsServer.on('connection', (socket: WebSocket) => {
+      socket.removeAllListeners('error');
+      socket.on('error', (error: Error) => {
+        logger.debug({ err: error.message }, 'websocket error; closing the socket');
+        if (socket.readyState === socket.OPEN) socket.close(1011, 'Internal error');
+      });
+    });
     this.dispose = async () => {
       await cleanup.dispose();
     };

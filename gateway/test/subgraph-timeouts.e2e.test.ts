@@ -1,0 +1,58 @@
+import net from 'node:net';
+import { useStack } from '../../test/support/stack';
+import { firstErrorCode } from '../../test/support/graphql';
+
+/** A server that accepts connections and never answers: a subgraph stuck in a long GC pause or a dead lock. */
+async function hungServer() {
+  const sockets = new Set<net.Socket>();
+  const server = net.createServer((socket) => {
+    sockets.add(socket);
+    socket.on('close', () => sockets.delete(socket));
+    socket.on('error', () => undefined);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as net.AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}/graphql`,
+    close: async () => {
+      sockets.forEach((socket) => socket.destroy());
+      await new Promise((resolve) => server.close(resolve));
+    },
+  };
+}
+
+describe('a subgraph that does not answer', () => {
+  let hung: Awaited<ReturnType<typeof hungServer>>;
+  const holder: { url?: string } = {};
+  beforeAll(async () => {
+    hung = await hungServer();
+    holder.url = hung.url;
+  });
+  afterAll(() => hung?.close());
+
+  // The gateway routes the catalog to the hung server, with a 500 ms limit per subgraph call.
+  const shop = useStack({}, { serviceEnv: { gateway: { SUBGRAPH_TIMEOUT_MS: '500', get CATALOG_URL() { return holder.url; } } } });
+
+  it('costs its fields a SERVICE_UNAVAILABLE after the timeout, while the rest of the response and other clients are served', async () => {
+    const started = Date.now();
+    const [mixed, other] = await Promise.all([
+      shop.stack.gql('query { product(id: "00000000-0000-4000-8000-000000000001") { name } inventoryItem(productId: "00000000-0000-4000-8000-000000000001") { onHand } }'),
+      shop.stack.gql('query { inventoryItem(productId: "00000000-0000-4000-8000-000000000002") { onHand } }'),
+    ]);
+    expect(mixed.data).toEqual({ product: null, inventoryItem: null });
+    // The gateway reports a failed fetch without a path; the service it names is the one that timed out.
+    expect(mixed.errors).toEqual([
+      { message: 'The catalog service did not answer within 500 ms; try again shortly.', extensions: { code: 'SERVICE_UNAVAILABLE', service: 'catalog', reason: 'timeout' } },
+    ]);
+    expect(JSON.stringify(mixed.errors)).not.toContain(hung.url);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(450);
+    expect(Date.now() - started).toBeLessThan(5000);
+    expect(other.errors).toBeUndefined();
+  });
+
+  it('does not hold a whole page hostage: a non-null root field from it fails the response, quickly, with the code', async () => {
+    const response = await shop.stack.gql('query { products(first: 1) { totalCount } }');
+    expect(firstErrorCode(response)).toBe('SERVICE_UNAVAILABLE');
+    expect(response.status).toBe(200);
+  });
+});

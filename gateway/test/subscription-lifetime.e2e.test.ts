@@ -1,0 +1,108 @@
+import { randomUUID } from 'node:crypto';
+import WebSocket from 'ws';
+import { SignJWT } from 'jose';
+import { useStack, TEST_JWT_SECRET } from '../../test/support/stack';
+import { login, randomPhone, type Session } from '../../test/support/login';
+import { subscribe, waitForListeners, wsClient } from '../../test/support/subscriptions';
+
+const ADJUST = /* GraphQL */ `
+  mutation($id: ID!, $delta: Int!) { adjustStock(productId: $id, delta: $delta, reason: "lifetime test") { onHand } }
+`;
+const WATCH = /* GraphQL */ `
+  subscription($ids: [ID!]) { stockUpdated(productIds: $ids) { productId onHand product { name price { amount } } } }
+`;
+
+/** An access token for `userId` that expires in `seconds`, signed like the auth service signs them. */
+function shortLivedAccessToken(userId: string, seconds: number): Promise<string> {
+  const now = Math.floor(Date.now() / 1000);
+  return new SignJWT({ typ: 'access', role: 'USER' })
+    .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
+    .setSubject(userId)
+    .setIssuer('shop-auth')
+    .setAudience('shop')
+    .setJti(randomUUID())
+    .setIssuedAt(now)
+    .setExpirationTime(now + seconds)
+    .sign(new TextEncoder().encode(TEST_JWT_SECRET));
+}
+
+/** A raw graphql-transport-ws socket: init with `token`, subscribe once, report the close code. */
+function rawSubscriber(url: string, token: string, query: string) {
+  const socket = new WebSocket(url.replace(/^http/, 'ws'), 'graphql-transport-ws');
+  const messages: Array<{ type: string; payload?: unknown }> = [];
+  const closed = new Promise<{ code: number; reason: string; at: number }>((resolve) =>
+    socket.on('close', (code, reason) => resolve({ code, reason: reason.toString(), at: Date.now() })),
+  );
+  const acknowledged = new Promise<void>((resolve) => {
+    socket.on('message', (data) => {
+      const message = JSON.parse(data.toString()) as { type: string; payload?: unknown };
+      messages.push(message);
+      if (message.type === 'connection_ack') {
+        socket.send(JSON.stringify({ id: '1', type: 'subscribe', payload: { query } }));
+        resolve();
+      }
+    });
+  });
+  socket.on('open', () => socket.send(JSON.stringify({ type: 'connection_init', payload: { authorization: `Bearer ${token}` } })));
+  return { socket, messages, closed, acknowledged };
+}
+
+describe('subscriptions last exactly as long as they should', () => {
+  const adminPhone = randomPhone();
+  // Internal tokens (gateway -> subgraph) live 2 s here instead of 60 s.
+  const shop = useStack({ ADMIN_PHONES: adminPhone, INTERNAL_TOKEN_TTL_SECONDS: '2' });
+  let admin: Session;
+  let productId: string;
+
+  beforeAll(async () => {
+    admin = await login(shop.stack, shop.telegram, adminPhone);
+    const created = await shop.stack.gql(
+      'mutation($input: CreateProductInput!) { createProduct(input: $input) { id } }',
+      { input: { sku: `LIFE-${randomUUID().slice(0, 8)}`, name: 'Long-lived lamp', category: 'lamps', price: { amount: 4500, currency: 'EUR' } } },
+      { token: admin.accessToken },
+    );
+    productId = created.data!.createProduct.id;
+    await shop.stack.gql('mutation($input: CreateInventoryItemInput!) { createInventoryItem(input: $input) { productId } }', { input: { productId, onHand: 10 } }, { token: admin.accessToken });
+  });
+
+  it('keeps delivering events with federated fields to a subscriber connected past the internal token\'s lifetime', async () => {
+    const client = wsClient(shop.stack.gatewayUrl, admin.accessToken);
+    const watch = subscribe(client, WATCH, { ids: [productId] });
+    try {
+      await waitForListeners(shop.stack.env.REDIS_KEY_PREFIX!, 'stockUpdated', 1);
+      await shop.stack.gql(ADJUST, { id: productId, delta: 1 }, { token: admin.accessToken });
+      const first = await watch.next();
+      expect(first.errors).toBeUndefined();
+      expect(first.data!.stockUpdated).toMatchObject({ onHand: 11, product: { name: 'Long-lived lamp' } });
+
+      // Well past the 2 s lifetime of any internal token the socket could have been given at the start.
+      await new Promise((resolve) => setTimeout(resolve, 4500));
+      await shop.stack.gql(ADJUST, { id: productId, delta: 1 }, { token: admin.accessToken });
+      const later = await watch.next();
+      expect(later.errors).toBeUndefined();
+      expect(later.data!.stockUpdated).toMatchObject({ onHand: 12, product: { name: 'Long-lived lamp', price: { amount: 4500 } } });
+    } finally {
+      watch.close();
+      await client.dispose();
+    }
+  });
+
+  it('closes a socket with 4401 when the access token that opened it expires', async () => {
+    const token = await shortLivedAccessToken(admin.userId, 2);
+    const opened = Date.now();
+    const subscriber = rawSubscriber(shop.stack.gatewayUrl, token, 'subscription { notificationReceived { title } }');
+    await subscriber.acknowledged;
+    const { code, reason, at } = await subscriber.closed;
+    expect(code).toBe(4401);
+    expect(reason).toMatch(/expired/);
+    // Not before the token's own expiry (it was signed with whole seconds, so up to 1 s early on the clock).
+    expect(at - opened).toBeGreaterThanOrEqual(1000);
+    expect(subscriber.messages.filter((m) => m.type === 'error')).toEqual([]);
+  });
+
+  it('refuses a socket whose token has already expired (4403), as it refuses any bad token', async () => {
+    const token = await shortLivedAccessToken(admin.userId, -5);
+    const subscriber = rawSubscriber(shop.stack.gatewayUrl, token, 'subscription { notificationReceived { title } }');
+    expect((await subscriber.closed).code).toBe(4403);
+  });
+});

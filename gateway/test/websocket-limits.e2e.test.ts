@@ -1,0 +1,154 @@
+import { randomUUID } from 'node:crypto';
+import WebSocket from 'ws';
+import Redis from 'ioredis';
+import { useStack } from '../../test/support/stack';
+import { login, randomPhone, type Session } from '../../test/support/login';
+import { subscribe, waitForListeners, wsClient } from '../../test/support/subscriptions';
+import { liveChannel } from '../../kernel/src/events/envelope';
+
+type Message = { id?: string; type: string; payload?: any };
+
+/** A raw graphql-transport-ws socket, so a test can misbehave the way a hostile or broken client would. */
+function rawSocket(url: string, options: { headers?: Record<string, string> } = {}) {
+  const socket = new WebSocket(url.replace(/^http/, 'ws'), 'graphql-transport-ws', { headers: options.headers });
+  const messages: Message[] = [];
+  const waiters: Array<() => void> = [];
+  socket.on('message', (data) => {
+    messages.push(JSON.parse(data.toString()) as Message);
+    waiters.splice(0).forEach((wake) => wake());
+  });
+  const closed = new Promise<number>((resolve) => socket.on('close', (code) => resolve(code)));
+  const refused = new Promise<number>((resolve) => socket.on('unexpected-response', (_req, res) => resolve(res.statusCode ?? 0)));
+  const opened = new Promise<void>((resolve, reject) => {
+    socket.on('open', () => resolve());
+    socket.on('error', reject);
+  });
+  const waitFor = (match: (m: Message) => boolean, timeoutMs = 5000) =>
+    new Promise<Message>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`no matching message; got ${JSON.stringify(messages)}`)), timeoutMs);
+      const check = () => {
+        const found = messages.find(match);
+        if (found) {
+          clearTimeout(timer);
+          resolve(found);
+        } else waiters.push(check);
+      };
+      check();
+    });
+  return {
+    socket,
+    messages,
+    closed,
+    refused,
+    opened,
+    send: (message: Message) => socket.send(JSON.stringify(message)),
+    init: async (payload: Record<string, unknown> = {}) => {
+      await opened;
+      socket.send(JSON.stringify({ type: 'connection_init', payload }));
+      await waitFor((m) => m.type === 'connection_ack');
+    },
+    waitFor,
+  };
+}
+
+describe('websocket limits', () => {
+  const adminPhone = randomPhone();
+  const shop = useStack(
+    { ADMIN_PHONES: adminPhone },
+    { serviceEnv: { gateway: { WS_MAX_SUBSCRIPTIONS_PER_SOCKET: '3', WS_MAX_QUEUED_EVENTS: '5', WS_MAX_SOCKETS_PER_ADDRESS: '8' } } },
+  );
+  let admin: Session;
+  let productId: string;
+
+  beforeAll(async () => {
+    admin = await login(shop.stack, shop.telegram, adminPhone);
+    const created = await shop.stack.gql(
+      'mutation($input: CreateProductInput!) { createProduct(input: $input) { id } }',
+      { input: { sku: `WS-${randomUUID().slice(0, 8)}`, name: 'Busy kettle', category: 'kitchen', price: { amount: 2500, currency: 'EUR' } } },
+      { token: admin.accessToken },
+    );
+    productId = created.data!.createProduct.id;
+    await shop.stack.gql('mutation($input: CreateInventoryItemInput!) { createInventoryItem(input: $input) { productId } }', { input: { productId, onHand: 10 } }, { token: admin.accessToken });
+  });
+
+  it('closes the socket (1009) on a message larger than an HTTP body may be, before the gateway buffers it', async () => {
+    const client = rawSocket(shop.stack.gatewayUrl);
+    await client.init();
+    client.send({ id: '1', type: 'subscribe', payload: { query: `subscription { stockUpdated { productId } } # ${'x'.repeat(200_000)}` } });
+    expect(await client.closed).toBe(1009);
+    // The gateway is fine: the next client is served.
+    expect((await shop.stack.gql('query { products(first: 1) { totalCount } }')).errors).toBeUndefined();
+  });
+
+  it('allows a bounded number of operations on one socket', async () => {
+    const client = rawSocket(shop.stack.gatewayUrl);
+    await client.init();
+    for (const id of ['1', '2', '3']) client.send({ id, type: 'subscribe', payload: { query: 'subscription { stockUpdated { productId } }' } });
+    client.send({ id: '4', type: 'subscribe', payload: { query: 'subscription { stockUpdated { productId } }' } });
+    const refusal = await client.waitFor((m) => m.id === '4' && m.type === 'error');
+    expect(refusal.payload).toEqual([{ message: expect.stringMatching(/at most 3/), extensions: { code: 'TOO_MANY_SUBSCRIPTIONS', limit: 3 } }]);
+    // The three accepted ones are untouched, and completing one makes room for another.
+    client.send({ id: '1', type: 'complete' });
+    client.send({ id: '5', type: 'subscribe', payload: { query: 'subscription { stockUpdated { productId } }' } });
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(client.messages.filter((m) => m.type === 'error').map((m) => m.id)).toEqual(['4']);
+    client.socket.close();
+  });
+
+  it('disconnects a subscriber that lets events pile up (1013) instead of growing the gateway\'s memory', async () => {
+    const slow = rawSocket(shop.stack.gatewayUrl);
+    await slow.init();
+    slow.send({ id: '1', type: 'subscribe', payload: { query: `subscription { stockUpdated(productIds: ["${productId}"]) { productId onHand product { name } } }` } });
+    await waitForListeners(shop.stack.env.REDIS_KEY_PREFIX!, 'stockUpdated', 1);
+    // A burst far faster than the gateway can resolve each event through the subgraphs (5 may wait).
+    const redis = new Redis(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379');
+    try {
+      const channel = liveChannel(shop.stack.env.REDIS_KEY_PREFIX!, 'stockUpdated');
+      const pipeline = redis.pipeline();
+      for (let version = 1; version <= 200; version += 1) {
+        pipeline.publish(channel, JSON.stringify({ productId, onHand: version, reserved: 0, available: version, lowStockThreshold: 0, version, at: new Date().toISOString() }));
+      }
+      await pipeline.exec();
+    } finally {
+      redis.disconnect();
+    }
+    expect(await slow.closed).toBe(1013);
+    expect(slow.messages.filter((m) => m.type === 'next').length).toBeLessThan(200);
+
+    // Another subscriber of the same product, reading at its own pace, still gets the next change.
+    const client = wsClient(shop.stack.gatewayUrl);
+    const watch = subscribe(client, `subscription($id: ID!) { stockUpdated(productIds: [$id]) { onHand } }`, { id: productId });
+    try {
+      await waitForListeners(shop.stack.env.REDIS_KEY_PREFIX!, 'stockUpdated', 1);
+      await shop.stack.gql('mutation($id: ID!) { adjustStock(productId: $id, delta: 1, reason: "after the burst") { onHand } }', { id: productId }, { token: admin.accessToken });
+      expect((await watch.next()).data).toEqual({ stockUpdated: { onHand: 11 } });
+    } finally {
+      watch.close();
+      await client.dispose();
+    }
+  });
+
+  it('bounds open sockets per client address, with room again once one closes', async () => {
+    const sockets = Array.from({ length: 8 }, () => rawSocket(shop.stack.gatewayUrl));
+    await Promise.all(sockets.map((s) => s.opened));
+    const ninth = rawSocket(shop.stack.gatewayUrl);
+    expect(await ninth.refused).toBe(429);
+    sockets[0]!.socket.close();
+    await sockets[0]!.closed;
+    const again = rawSocket(shop.stack.gatewayUrl);
+    await again.opened;
+    for (const s of [...sockets.slice(1), again]) s.socket.close();
+    await Promise.all([...sockets.slice(1), again].map((s) => s.closed));
+  });
+});
+
+describe('websocket sockets per address by default', () => {
+  const shop = useStack();
+
+  it('lets a few hundred clients behind one NAT address connect', async () => {
+    const sockets = Array.from({ length: 300 }, () => rawSocket(shop.stack.gatewayUrl));
+    await Promise.all(sockets.map((s) => s.opened));
+    sockets.forEach((s) => s.socket.close());
+    await Promise.all(sockets.map((s) => s.closed));
+  });
+});
