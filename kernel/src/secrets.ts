@@ -56,7 +56,8 @@ function* projectFiles(root: string, dir = ''): Generator<string> {
   for (const entry of entries) {
     const relative = path.posix.join(dir, entry.name);
     // Symbolic links lead out of the project (a worktree's node_modules, say).
-    if (entry.isDirectory() && !SKIPPED_DIRECTORIES.has(entry.name)) yield* projectFiles(root, relative);
+    if (SKIPPED_DIRECTORIES.has(entry.name)) continue;
+    if (entry.isDirectory()) yield* projectFiles(root, relative);
     else if (entry.isFile() && !skippedFile(entry.name)) yield relative;
   }
 }
