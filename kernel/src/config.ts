@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import dotenv from 'dotenv';
 import { z } from 'zod';
+import { productionSecretProblem } from './secrets';
 
 /** A missing or malformed environment variable: the message is one line naming it. */
 export class ConfigError extends Error {
@@ -18,7 +19,10 @@ function loadDotenv(): void {
   if (fs.existsSync(file)) dotenv.config({ path: file, quiet: true });
 }
 
-/** Parses `env` against `shape`; the first problem becomes a one-line ConfigError naming the variable. */
+/**
+ * Parses `env` against `shape`; the first problem becomes a one-line ConfigError naming the variable.
+ * In production the secrets it read must also be strong and unpublished (./secrets.ts).
+ */
 export function loadConfig<S extends z.ZodRawShape>(
   shape: S,
   env: NodeJS.ProcessEnv = process.env,
@@ -32,6 +36,11 @@ export function loadConfig<S extends z.ZodRawShape>(
     const name = String(issue.path[0] ?? 'environment');
     const problem = issue.code === 'invalid_type' && cleaned[name] === undefined ? 'is required' : issue.message;
     throw new ConfigError(`Invalid configuration: ${name} ${problem}`);
+  }
+  const values = result.data as Record<string, unknown>;
+  if (values.NODE_ENV === 'production') {
+    const problem = productionSecretProblem(values);
+    if (problem) throw new ConfigError(`Invalid configuration: ${problem}`);
   }
   return result.data;
 }

@@ -1,4 +1,5 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import readline from 'node:readline';
 import { testEnv } from '../../../test/support/stack';
@@ -29,7 +30,8 @@ describe('the auth service as a process', () => {
   });
 
   it('refuses to start in production without a Telegram bot token', () => {
-    const result = runOnce(testEnv({ NODE_ENV: 'production' }));
+    // A fresh secret: production refuses the tests' own, which is written in the repository.
+    const result = runOnce(testEnv({ NODE_ENV: 'production', JWT_SECRET: randomBytes(48).toString('base64') }));
     expect(result.status).toBe(1);
     expect(result.stderr).toBe('auth: Invalid configuration: TELEGRAM_BOT_TOKEN is required in production');
   });

@@ -1,6 +1,8 @@
+import { randomBytes } from 'node:crypto';
 import { loadNotificationConfig } from '../src/config';
 
-const base = { DATABASE_URL: 'postgresql://postgres@127.0.0.1:5432/shop', JWT_SECRET: 'test-secret-that-is-long-enough-for-hs256-0123456789' };
+// A fresh secret: production refuses one written in the repository.
+const base = { DATABASE_URL: 'postgresql://postgres@127.0.0.1:5432/shop', JWT_SECRET: randomBytes(32).toString('hex') };
 
 describe('the notification service\'s configuration', () => {
   it('has the documented defaults', () => {
