@@ -68,7 +68,8 @@ export function formatError(logger: Logger) {
       return { ...formatted, message: app.message, extensions };
     }
     const code = formatted.extensions?.code;
-    if (code && code !== ErrorCode.INTERNAL_SERVER_ERROR) {
+    // DOWNSTREAM_SERVICE_ERROR: the gateway's wrapper for a subgraph error without a code of ours; its raw message may hold anything.
+    if (code && code !== ErrorCode.INTERNAL_SERVER_ERROR && code !== 'DOWNSTREAM_SERVICE_ERROR') {
       const { stacktrace: _stacktrace, ...extensions } = formatted.extensions ?? {};
       return { ...formatted, extensions };
     }

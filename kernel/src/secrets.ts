@@ -21,6 +21,8 @@ const SHARED_SECRETS: Record<string, string> = {
 };
 /** PEM private keys: their strength is the algorithm's, but a committed one is as public as a password. */
 const PRIVATE_KEYS: Record<string, string> = { JWT_PRIVATE_KEY: 'a new key pair' };
+/** Credentials issued by someone else (no strength rule of ours), which must not be the ones in the repository either. */
+const ISSUED_CREDENTIALS: Record<string, string> = { TELEGRAM_BOT_TOKEN: "your bot's own token from @BotFather" };
 
 // What never ships or is the operator's own: .gitignore's entries, and .env files (where the real secrets belong).
 const SKIPPED_DIRECTORIES = new Set(['node_modules', '.git', '.data', 'generated', 'dist', 'coverage', '.scratch']);
@@ -94,13 +96,18 @@ export function productionSecretProblem(config: Record<string, unknown>, root: s
     const problem = weakness(variable, value);
     if (problem) return problem;
   }
+  secrets.push(
+    ...Object.keys(ISSUED_CREDENTIALS)
+      .filter((variable) => typeof config[variable] === 'string')
+      .map((variable) => [variable, config[variable] as string] as [string, string]),
+  );
   const keys = Object.keys(PRIVATE_KEYS).filter((variable) => typeof config[variable] === 'string')
     .map((variable) => [variable, pemBody(config[variable] as string)] as [string, string])
     .filter(([, body]) => body.length > 0);
   if (!secrets.length && !keys.length) return undefined;
   const written = findWritten(root, secrets, keys);
   if (written) {
-    const make = SHARED_SECRETS[written.variable] ?? PRIVATE_KEYS[written.variable];
+    const make = SHARED_SECRETS[written.variable] ?? PRIVATE_KEYS[written.variable] ?? ISSUED_CREDENTIALS[written.variable];
     return `${written.variable} is written in ${written.file}, so it is no secret; set one of your own (e.g. ${make})`;
   }
   return undefined;

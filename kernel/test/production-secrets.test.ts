@@ -48,6 +48,16 @@ describe('secrets in production', () => {
     );
   });
 
+  it('refuses a Telegram bot token written in the repository (the fake Bot API\'s), and accepts one of your own', () => {
+    const withBot = { ...shape, TELEGRAM_BOT_TOKEN: z.string().optional() };
+    const published = '123456789:AAFakeTokenForTests-0123456789abcdefghi';
+    expect(() => loadConfig(withBot, { DATABASE_URL, NODE_ENV: 'production', JWT_SECRET: fresh(), TELEGRAM_BOT_TOKEN: published })).toThrow(
+      /^Invalid configuration: TELEGRAM_BOT_TOKEN is written in \S+, so it is no secret; set one of your own \(e\.g\. your bot's own token from @BotFather\)$/,
+    );
+    const own = `7${randomBytes(4).readUInt32BE()}:${randomBytes(26).toString('base64url')}`;
+    expect(loadConfig(withBot, { DATABASE_URL, NODE_ENV: 'production', JWT_SECRET: fresh(), TELEGRAM_BOT_TOKEN: own }).TELEGRAM_BOT_TOKEN).toBe(own);
+  });
+
   it('accepts a fresh random secret of 48 bytes', () => {
     const secret = fresh();
     expect(loadConfig(shape, { DATABASE_URL, NODE_ENV: 'production', JWT_SECRET: secret }).JWT_SECRET).toBe(secret);

@@ -1,3 +1,4 @@
+import http from 'node:http';
 import net from 'node:net';
 import { useStack } from '../../test/support/stack';
 import { firstErrorCode } from '../../test/support/graphql';
@@ -54,5 +55,26 @@ describe('a subgraph that does not answer', () => {
     const response = await shop.stack.gql('query { products(first: 1) { totalCount } }');
     expect(firstErrorCode(response)).toBe('SERVICE_UNAVAILABLE');
     expect(response.status).toBe(200);
+  });
+});
+
+describe('a subgraph that answers an error without a code of ours', () => {
+  // Something else at a subgraph's address (a misrouted URL, a foreign service) answering with a raw error.
+  const leaky = http.createServer((_req, res) => {
+    res.setHeader('content-type', 'application/json');
+    res.end(JSON.stringify({ data: null, errors: [{ message: 'connect ECONNREFUSED 10.0.0.5:5432 password=hunter2' }] }));
+  });
+  const holder: { url?: string } = {};
+  beforeAll(async () => {
+    await new Promise<void>((resolve) => leaky.listen(0, '127.0.0.1', resolve));
+    holder.url = `http://127.0.0.1:${(leaky.address() as net.AddressInfo).port}/graphql`;
+  });
+  afterAll(() => new Promise((resolve) => leaky.close(resolve)));
+  const shop = useStack({}, { serviceEnv: { gateway: { get CATALOG_URL() { return holder.url; } } } });
+
+  it('is masked as INTERNAL_SERVER_ERROR, its message kept for the logs', async () => {
+    const response = await shop.stack.gql('query { product(id: "00000000-0000-4000-8000-000000000001") { name } }');
+    expect(response.errors).toEqual([{ message: 'Something went wrong on our side; it has been logged.', extensions: { code: 'INTERNAL_SERVER_ERROR' } }]);
+    expect(response.raw).not.toContain('hunter2');
   });
 });
