@@ -1,7 +1,7 @@
 import type { Notification, PrismaClient, Prisma, TelegramChat } from '../../../kernel/src/prisma';
 import { badUserInput } from '../../../kernel/src/errors';
 import { isUuid } from '../../../kernel/src/ids';
-import { decodeCursor, encodeCursor } from '../../../kernel/src/pagination';
+import { afterKeyset, decodeKeysetCursor, keysetPage } from '../../../kernel/src/pagination';
 import { processOnce } from '../../../kernel/src/events/idempotency';
 import type { NotificationDraft } from './messages';
 
@@ -25,17 +25,13 @@ export class NotificationService {
   async listForUser(userId: string, options: { unreadOnly: boolean; first: number; after?: string | null }) {
     const { first, after, unreadOnly } = options;
     if (!Number.isInteger(first) || first < 1 || first > 100) throw badUserInput('first', '`first` must be between 1 and 100.');
-    const cursor = after ? decodeCursor(after, 'after') : undefined;
+    const cursor = after ? decodeKeysetCursor(after) : undefined;
     const base = { userId, ...(unreadOnly ? { readAt: null } : {}) };
-    const where = cursor
-      ? { ...base, OR: [{ createdAt: { lt: new Date(cursor.at) } }, { createdAt: new Date(cursor.at), id: { lt: cursor.id } }] }
-      : base;
     const [rows, totalCount] = await Promise.all([
-      this.prisma.notification.findMany({ where, orderBy: [{ createdAt: 'desc' }, { id: 'desc' }], take: first + 1 }),
+      this.prisma.notification.findMany({ where: { ...base, ...afterKeyset(cursor, 'desc') }, orderBy: [{ createdAt: 'desc' }, { id: 'desc' }], take: first + 1 }),
       this.prisma.notification.count({ where: base }),
     ]);
-    const edges = rows.slice(0, first).map((node) => ({ node, cursor: encodeCursor({ at: node.createdAt.toISOString(), id: node.id }) }));
-    return { edges, totalCount, pageInfo: { hasNextPage: rows.length > first, endCursor: edges.at(-1)?.cursor ?? null } };
+    return { ...keysetPage(rows, first), totalCount };
   }
 
   /** Marks the user's own notifications among `ids` read (someone else's are ignored); returns them, newest first. */

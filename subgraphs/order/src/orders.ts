@@ -2,7 +2,7 @@ import type { Order, OrderLine, OrderStatus, OrderStatusChange, Prisma, PrismaCl
 import type { Identity } from '../../../kernel/src/identity';
 import { isUuid, assertUuid } from '../../../kernel/src/ids';
 import { AppError, badUserInput, conflict, forbidden, notFound } from '../../../kernel/src/errors';
-import { decodeCursor, encodeCursor } from '../../../kernel/src/pagination';
+import { afterKeyset, decodeKeysetCursor, keysetPage } from '../../../kernel/src/pagination';
 import { assertTransition, orderNumber } from './order-status';
 import type { OrderPlacement, PlaceOrderInput } from './placement';
 import { CANCELLED_BY_CUSTOMER, type OrderSaga } from './saga';
@@ -63,19 +63,14 @@ export class OrderService {
   /** Newest first, Relay cursors. */
   async page(where: Prisma.OrderWhereInput, first: number, after?: string | null): Promise<OrderConnection> {
     if (!Number.isInteger(first) || first < 1 || first > MAX_PAGE) throw badUserInput('first', `\`first\` must be a whole number from 1 to ${MAX_PAGE}.`);
-    const cursor = after ? decodeCursor(after, 'after') : undefined;
-    if (cursor && (!isUuid(String(cursor.id)) || Number.isNaN(Date.parse(String(cursor.at))))) throw badUserInput('after', `"${after}" is not a cursor this API returned.`);
+    const cursor = after ? decodeKeysetCursor(after) : undefined;
     const rows = await this.deps.prisma.order.findMany({
-      where: cursor
-        ? { AND: [where, { OR: [{ createdAt: { lt: new Date(cursor.at) } }, { createdAt: new Date(cursor.at), id: { lt: cursor.id } }] }] }
-        : where,
+      where: cursor ? { AND: [where, afterKeyset(cursor, 'desc')] } : where,
       orderBy: [{ createdAt: 'desc' }, { id: 'desc' }],
       take: first + 1,
     });
-    const edges = rows.slice(0, first).map((node) => ({ node, cursor: encodeCursor({ at: node.createdAt.toISOString(), id: node.id }) }));
     return {
-      edges,
-      pageInfo: { hasNextPage: rows.length > first, endCursor: edges.at(-1)?.cursor ?? null },
+      ...keysetPage(rows, first),
       totalCount: () => this.deps.prisma.order.count({ where }),
     };
   }
