@@ -2,14 +2,14 @@ import { randomUUID } from 'node:crypto';
 import { useStack, type Stack } from '../../../test/support/stack';
 import { login, randomPhone, type Session } from '../../../test/support/login';
 import { firstErrorCode, graphql } from '../../../test/support/graphql';
-import { CANCEL_ORDER, CONFIRM_ORDER, FULFILL_ORDER, ORDER, Shop, newKey, ok, type OrderNode } from './order-support';
+import { CANCEL_ORDER, CONFIRM_ORDER, FULFILL_ORDER, ORDER, Shop, UNCAPPED, newKey, ok, type OrderNode } from './order-support';
 
 const RESPOND = /* GraphQL */ `mutation($id: ID!, $userId: ID!, $confirm: Boolean!) { respondToOrder(id: $id, userId: $userId, confirm: $confirm) { id status } }`;
 const USER_ORDERS = /* GraphQL */ `query { users(first: 100) { edges { node { id orders { totalCount } } } } }`;
 
 describe('what the order service refuses', () => {
   const adminPhone = randomPhone();
-  const ctx = useStack({ ADMIN_PHONES: adminPhone });
+  const ctx = useStack({ ADMIN_PHONES: adminPhone, ...UNCAPPED });
   let stack: Stack;
   let shop: Shop;
   let admin: Session;
