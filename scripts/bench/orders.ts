@@ -252,6 +252,8 @@ async function main(): Promise<void> {
       CATALOG_URL: urls.catalog,
       INVENTORY_URL: urls.inventory,
       ORDER_URL: urls.order,
+      // Every loop may pick the same user at once: the cap of orders awaiting confirmation is not what this measures.
+      ORDER_MAX_UNCONFIRMED_PER_USER: String(CONCURRENCY),
       ...Object.fromEntries(Object.entries(ports).map(([name, port]) => [`${name.toUpperCase()}_PORT`, String(port)])),
     };
     const codes = new CodeLog();

@@ -1,7 +1,7 @@
 import type { PrismaClient, User } from '../../../kernel/src/prisma';
 import { badUserInput, notFound, AppError, ErrorCode } from '../../../kernel/src/errors';
 import type { Role } from '../../../kernel/src/jwt';
-import { decodeCursor, encodeCursor } from '../../../kernel/src/pagination';
+import { afterKeyset, decodeKeysetCursor, keysetPage } from '../../../kernel/src/pagination';
 import { assertUuid, isUuid } from '../../../kernel/src/ids';
 import { normalizeTelegramPhone } from './phone';
 
@@ -85,16 +85,11 @@ export class UserService {
   /** Oldest first, by (createdAt, id) keyset. */
   async list(first: number, after?: string | null) {
     if (!Number.isInteger(first) || first < 1 || first > 100) throw badUserInput('first', '`first` must be between 1 and 100.');
-    const cursor = after ? decodeCursor(after, 'after') : undefined;
-    const where = cursor
-      ? { OR: [{ createdAt: { gt: new Date(cursor.at) } }, { createdAt: new Date(cursor.at), id: { gt: cursor.id } }] }
-      : {};
+    const cursor = after ? decodeKeysetCursor(after) : undefined;
     const [rows, totalCount] = await Promise.all([
-      this.prisma.user.findMany({ where, orderBy: [{ createdAt: 'asc' }, { id: 'asc' }], take: first + 1 }),
+      this.prisma.user.findMany({ where: afterKeyset(cursor, 'asc'), orderBy: [{ createdAt: 'asc' }, { id: 'asc' }], take: first + 1 }),
       this.prisma.user.count(),
     ]);
-    const page = rows.slice(0, first);
-    const edges = page.map((node) => ({ node, cursor: encodeCursor({ at: node.createdAt.toISOString(), id: node.id }) }));
-    return { edges, totalCount, pageInfo: { hasNextPage: rows.length > first, endCursor: edges.at(-1)?.cursor ?? null } };
+    return { ...keysetPage(rows, first), totalCount };
   }
 }

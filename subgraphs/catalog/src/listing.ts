@@ -1,7 +1,7 @@
 import { Prisma, type PrismaClient, type Product } from '../../../kernel/src/prisma';
 import { badUserInput } from '../../../kernel/src/errors';
 import { isUuid } from '../../../kernel/src/ids';
-import { decodeCursor, encodeCursor } from '../../../kernel/src/pagination';
+import { decodeCursor, encodeCursor, readTimestamp } from '../../../kernel/src/pagination';
 import { RANK_WEIGHTS, searchQuery } from './search';
 
 export type ProductSort = 'RELEVANCE' | 'PRICE_ASC' | 'PRICE_DESC' | 'NEWEST';
@@ -44,8 +44,10 @@ interface SortOrder {
 
 const finiteNumber = (key: unknown) => (typeof key === 'number' && Number.isFinite(key) ? Prisma.sql`${key}::float8` : undefined);
 const price = (key: unknown) => (Number.isInteger(key) && (key as number) >= 0 && (key as number) <= 2 ** 31 - 1 ? Prisma.sql`${key}::int` : undefined);
-const timestamp = (key: unknown) =>
-  typeof key === 'string' && !Number.isNaN(Date.parse(key)) ? Prisma.sql`${new Date(key).toISOString()}::timestamptz` : undefined;
+const timestamp = (key: unknown) => {
+  const at = readTimestamp(key);
+  return at ? Prisma.sql`${at.toISOString()}::timestamptz` : undefined;
+};
 
 const SORTS: Record<ProductSort, SortOrder> = {
   // float8, so the key survives the trip through a JSON cursor exactly.
@@ -69,12 +71,15 @@ interface Cursor {
 }
 
 function readCursor(after: string, sort: ProductSort): Cursor {
-  const value = decodeCursor(after, 'after') as Record<string, unknown>;
-  const key = SORTS[sort].param(value.k);
-  if (value.s !== sort || typeof value.id !== 'string' || !isUuid(value.id) || !key) {
-    throw badUserInput('after', `"${after}" is not a cursor of this list: pass the endCursor of the previous page, with the same sort.`);
-  }
-  return { sort, key, id: value.id };
+  return decodeCursor(
+    after,
+    'after',
+    (value) => {
+      const key = SORTS[sort].param(value.k);
+      return value.s === sort && typeof value.id === 'string' && isUuid(value.id) && key ? { sort, key, id: value.id } : undefined;
+    },
+    'pass the endCursor of the previous page, with the same sort',
+  );
 }
 
 function writeCursor(sort: ProductSort, row: PageRow): string {

@@ -2,7 +2,7 @@ import type { InventoryItem, PrismaClient, StockMovement, Tx } from '../../../ke
 import { Prisma, isUniqueViolation } from '../../../kernel/src/prisma';
 import { assertUuid, isUuid } from '../../../kernel/src/ids';
 import { AppError, ErrorCode, badUserInput, conflict, notFound, outOfStock } from '../../../kernel/src/errors';
-import { decodeCursor, encodeCursor } from '../../../kernel/src/pagination';
+import { afterKeyset, decodeKeysetCursor, keysetPage } from '../../../kernel/src/pagination';
 import type { StockEvents } from './stock-events';
 
 export type ItemRow = InventoryItem;
@@ -143,17 +143,13 @@ export class StockService {
   async movements(productId: string, first: number, after?: string | null) {
     assertUuid(productId, 'productId');
     assertQuantity(first, 'first', { min: 1, max: 100 });
-    const cursor = after ? decodeCursor(after, 'after') : undefined;
+    const cursor = after ? decodeKeysetCursor(after) : undefined;
     const rows: StockMovement[] = await this.prisma.stockMovement.findMany({
-      where: {
-        productId,
-        ...(cursor ? { OR: [{ createdAt: { lt: new Date(cursor.at) } }, { createdAt: new Date(cursor.at), id: { lt: cursor.id } }] } : {}),
-      },
+      where: { productId, ...afterKeyset(cursor, 'desc') },
       orderBy: [{ createdAt: 'desc' }, { id: 'desc' }],
       take: first + 1,
     });
-    const edges = rows.slice(0, first).map((node) => ({ node, cursor: encodeCursor({ at: node.createdAt.toISOString(), id: node.id }) }));
-    return { edges, pageInfo: { hasNextPage: rows.length > first, endCursor: edges.at(-1)?.cursor ?? null } };
+    return keysetPage(rows, first);
   }
 
   /** The movement row and the StockChanged event of one change, in the change's transaction. */

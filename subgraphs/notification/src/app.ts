@@ -7,6 +7,7 @@ import type { NotificationConfig } from './config';
 import { LiveFeed } from './live-feed';
 import { LoginCodes } from './login-codes';
 import { NotificationService } from './notifications';
+import { NewOrderDigest } from './new-order-digest';
 import { OrderNotifications } from './order-notifications';
 import { resolvers } from './resolvers';
 import { LowStockAlerts } from './stock-alerts';
@@ -66,10 +67,12 @@ export async function startNotificationService(config: NotificationConfig): Prom
       await live.publish(created);
     },
   });
-  const orderNotifications = new OrderNotifications(redis, config.REDIS_KEY_PREFIX, notifications, users, logger);
+  const newOrderDigest = new NewOrderDigest(prisma, notifications, logger, config.NOTIFICATION_NEW_ORDER_WINDOW_SECONDS * 1000);
+  const orderNotifications = new OrderNotifications(redis, config.REDIS_KEY_PREFIX, notifications, users, newOrderDigest, logger);
   const stockAlerts = new LowStockAlerts(redis, config.REDIS_KEY_PREFIX, notifications, users, logger);
   orderNotifications.start();
   stockAlerts.start();
+  newOrderDigest.start();
   sender?.start();
 
   const server = await startSubgraph({
@@ -85,13 +88,13 @@ export async function startNotificationService(config: NotificationConfig): Prom
     routes: (app) => bot?.mountWebhook(app),
     onStop: async () => {
       await bot?.stop();
-      await Promise.all([orderNotifications.stop(), stockAlerts.stop()]);
+      await Promise.all([orderNotifications.stop(), stockAlerts.stop(), newOrderDigest.stop()]);
       await sender?.stop();
       await infra.close();
     },
     context: (base) => ({ ...base, notifications, loginCodes }),
   }).catch(async (error: unknown) => {
-    await Promise.all([orderNotifications.stop(), stockAlerts.stop(), sender?.stop()]);
+    await Promise.all([orderNotifications.stop(), stockAlerts.stop(), newOrderDigest.stop(), sender?.stop()]);
     await infra.close();
     throw error;
   });

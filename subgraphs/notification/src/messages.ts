@@ -48,6 +48,18 @@ export function orderPlaced(order: OrderEvent, adminId: string): NotificationDra
   };
 }
 
+/** An admin: the new orders of a window that were not told one by one. */
+export function newOrdersSummary(window: { adminId: string; startsAt: Date; endsAt: Date; untold: number; firstNumber: string; lastNumber: string }): NotificationDraft {
+  const { untold } = window;
+  const latest = untold > 1 ? `, the latest ${window.lastNumber}` : ` (${window.lastNumber})`;
+  return {
+    userId: window.adminId,
+    kind: 'NEW_ORDERS_SUMMARY',
+    title: `${untold} more new ${untold === 1 ? 'order' : 'orders'}`,
+    body: `Placed between ${utcTime(window.startsAt.toISOString())} and ${utcTime(window.endsAt.toISOString())}, after ${window.firstNumber}${latest}. Each waits for its customer to confirm.`,
+  };
+}
+
 /** The owner: what became of their order. */
 export function statusChanged(order: OrderEvent): NotificationDraft {
   const reason = order.reason ? ` Reason: ${order.reason}.` : '';

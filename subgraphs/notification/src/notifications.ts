@@ -1,9 +1,13 @@
-import type { Notification, PrismaClient, Prisma, TelegramChat } from '../../../kernel/src/prisma';
+import type { Notification, PrismaClient, Prisma, TelegramChat, Tx } from '../../../kernel/src/prisma';
 import { badUserInput } from '../../../kernel/src/errors';
 import { isUuid } from '../../../kernel/src/ids';
-import { decodeCursor, encodeCursor } from '../../../kernel/src/pagination';
+import { afterKeyset, decodeKeysetCursor, keysetPage } from '../../../kernel/src/pagination';
 import { processOnce } from '../../../kernel/src/events/idempotency';
+import { TRANSACTION_OPTIONS } from '../../../kernel/src/events/sql';
 import type { NotificationDraft } from './messages';
+
+/** An event's notifications, or how to work them out inside its transaction. */
+type Drafts = readonly NotificationDraft[] | ((tx: Tx) => Promise<readonly NotificationDraft[]>);
 
 const MAX_IDS = 100;
 
@@ -25,17 +29,13 @@ export class NotificationService {
   async listForUser(userId: string, options: { unreadOnly: boolean; first: number; after?: string | null }) {
     const { first, after, unreadOnly } = options;
     if (!Number.isInteger(first) || first < 1 || first > 100) throw badUserInput('first', '`first` must be between 1 and 100.');
-    const cursor = after ? decodeCursor(after, 'after') : undefined;
+    const cursor = after ? decodeKeysetCursor(after) : undefined;
     const base = { userId, ...(unreadOnly ? { readAt: null } : {}) };
-    const where = cursor
-      ? { ...base, OR: [{ createdAt: { lt: new Date(cursor.at) } }, { createdAt: new Date(cursor.at), id: { lt: cursor.id } }] }
-      : base;
     const [rows, totalCount] = await Promise.all([
-      this.prisma.notification.findMany({ where, orderBy: [{ createdAt: 'desc' }, { id: 'desc' }], take: first + 1 }),
+      this.prisma.notification.findMany({ where: { ...base, ...afterKeyset(cursor, 'desc') }, orderBy: [{ createdAt: 'desc' }, { id: 'desc' }], take: first + 1 }),
       this.prisma.notification.count({ where: base }),
     ]);
-    const edges = rows.slice(0, first).map((node) => ({ node, cursor: encodeCursor({ at: node.createdAt.toISOString(), id: node.id }) }));
-    return { edges, totalCount, pageInfo: { hasNextPage: rows.length > first, endCursor: edges.at(-1)?.cursor ?? null } };
+    return { ...keysetPage(rows, first), totalCount };
   }
 
   /** Marks the user's own notifications among `ids` read (someone else's are ignored); returns them, newest first. */
@@ -60,26 +60,38 @@ export class NotificationService {
   /**
    * Stores what an event means for its recipients, once per consumer and event (and at most one
    * notification per event, recipient and kind, whoever writes it). Each is queued for Telegram when
-   * its recipient has a chat that has not blocked the bot, and skipped otherwise.
+   * its recipient has a chat that has not blocked the bot, and skipped otherwise. `drafts` may be
+   * worked out inside the event's transaction (what it reads and writes then counts once too).
    * Returns the notifications created (none for a duplicate delivery).
    */
-  async recordFromEvent(consumer: string, eventId: string, drafts: readonly NotificationDraft[]): Promise<Notification[]> {
+  async recordFromEvent(consumer: string, eventId: string, drafts: Drafts): Promise<Notification[]> {
     let created: Notification[] = [];
-    const valid = drafts.filter((draft) => isUuid(draft.userId));
     await processOnce(this.prisma, 'notification', consumer, eventId, async (tx) => {
-      if (valid.length === 0) return;
-      const chats = this.options.telegramEnabled
-        ? await tx.telegramChat.findMany({ where: { userId: { in: [...new Set(valid.map((d) => d.userId))] } } })
-        : [];
-      const chatOf = new Map(chats.map((chat) => [chat.userId, chat]));
-      const now = new Date();
-      created = await tx.notification.createManyAndReturn({
-        data: valid.map((draft) => ({ ...draft, eventId, ...this.initialDelivery(chatOf.get(draft.userId), now) })),
-        skipDuplicates: true,
-      });
+      created = await this.insert(tx, typeof drafts === 'function' ? await drafts(tx) : drafts, eventId);
     });
     if (created.length > 0) await this.options.afterCommit?.(created);
     return created;
+  }
+
+  /** Notifications no one event stands for (summaries), written in one transaction with what `drafts` changes. */
+  async record(drafts: (tx: Tx) => Promise<readonly NotificationDraft[]>): Promise<Notification[]> {
+    const created = await this.prisma.$transaction(async (tx) => this.insert(tx, await drafts(tx), null), TRANSACTION_OPTIONS);
+    if (created.length > 0) await this.options.afterCommit?.(created);
+    return created;
+  }
+
+  private async insert(tx: Tx, drafts: readonly NotificationDraft[], eventId: string | null): Promise<Notification[]> {
+    const valid = drafts.filter((draft) => isUuid(draft.userId));
+    if (valid.length === 0) return [];
+    const chats = this.options.telegramEnabled
+      ? await tx.telegramChat.findMany({ where: { userId: { in: [...new Set(valid.map((d) => d.userId))] } } })
+      : [];
+    const chatOf = new Map(chats.map((chat) => [chat.userId, chat]));
+    const now = new Date();
+    return tx.notification.createManyAndReturn({
+      data: valid.map((draft) => ({ ...draft, eventId, ...this.initialDelivery(chatOf.get(draft.userId), now) })),
+      skipDuplicates: true,
+    });
   }
 
   private initialDelivery(chat: TelegramChat | undefined, now: Date): Partial<Prisma.NotificationCreateManyInput> {

@@ -2,14 +2,15 @@ import type { Redis } from '../../../kernel/src/redis';
 import type { Logger } from '../../../kernel/src/logger';
 import { StreamConsumer, processConsumerName } from '../../../kernel/src/events/consumer';
 import { isEvent, type EventEnvelope } from '../../../kernel/src/events/envelope';
-import { confirmationRequested, orderPlaced, statusChanged, type NotificationDraft } from './messages';
+import { confirmationRequested, orderPlaced, statusChanged } from './messages';
+import type { NewOrderDigest } from './new-order-digest';
 import type { NotificationService } from './notifications';
 
 export const ORDER_NOTIFICATIONS_GROUP = 'notification-orders';
 
 /**
  * The order stream as people hear it: the owner of a new order is asked to confirm (with buttons)
- * and told of each later status; admins are told of each new order.
+ * and told of each later status; admins are told of new orders, a flood of them in summaries (NewOrderDigest).
  */
 export class OrderNotifications {
   private readonly consumer: StreamConsumer;
@@ -19,6 +20,7 @@ export class OrderNotifications {
     keyPrefix: string,
     private readonly notifications: NotificationService,
     private readonly admins: { adminUserIds(): Promise<string[]> },
+    private readonly digest: NewOrderDigest,
     logger: Logger,
   ) {
     this.consumer = new StreamConsumer({
@@ -41,18 +43,17 @@ export class OrderNotifications {
   }
 
   private async handle(event: EventEnvelope): Promise<void> {
-    const drafts = await this.draftsFor(event);
-    if (drafts.length > 0) await this.notifications.recordFromEvent(ORDER_NOTIFICATIONS_GROUP, event.id, drafts);
-  }
-
-  private async draftsFor(event: EventEnvelope): Promise<NotificationDraft[]> {
     if (isEvent(event, 'OrderPlaced')) {
+      // Asked before the transaction: if auth is down, the event is retried with nothing counted.
       const admins = await this.admins.adminUserIds();
-      return [confirmationRequested(event.payload), ...admins.map((adminId) => orderPlaced(event.payload, adminId))];
+      await this.notifications.recordFromEvent(ORDER_NOTIFICATIONS_GROUP, event.id, async (tx) => [
+        confirmationRequested(event.payload),
+        ...(await this.digest.tellAtOnce(tx, event, admins)).map((adminId) => orderPlaced(event.payload, adminId)),
+      ]);
+      return;
     }
     if (isEvent(event, 'OrderConfirmed') || isEvent(event, 'OrderCancelled') || isEvent(event, 'OrderFulfilled')) {
-      return [statusChanged(event.payload)];
+      await this.notifications.recordFromEvent(ORDER_NOTIFICATIONS_GROUP, event.id, [statusChanged(event.payload)]);
     }
-    return [];
   }
 }

@@ -13,7 +13,9 @@ describe('the notification service\'s configuration', () => {
       TELEGRAM_API_BASE_URL: 'https://api.telegram.org',
       TELEGRAM_SEND_INTERVAL_MS: 500,
       TELEGRAM_MAX_ATTEMPTS: 8,
+      NOTIFICATION_NEW_ORDER_WINDOW_SECONDS: 60,
     });
+    expect(loadNotificationConfig({ ...base, NOTIFICATION_NEW_ORDER_WINDOW_SECONDS: '0' }).NOTIFICATION_NEW_ORDER_WINDOW_SECONDS).toBe(0);
   });
 
   it('needs a bot token in production: it is the one service that talks to Telegram', () => {
@@ -26,6 +28,8 @@ describe('the notification service\'s configuration', () => {
     ['TELEGRAM_WEBHOOK_SECRET', 'short'],
     ['TELEGRAM_MAX_ATTEMPTS', '0'],
     ['ORDER_URL', 'order-service'],
+    ['NOTIFICATION_NEW_ORDER_WINDOW_SECONDS', '-1'],
+    ['NOTIFICATION_NEW_ORDER_WINDOW_SECONDS', '1.5'],
   ])('names a malformed %s', (name, value) => {
     expect(() => loadNotificationConfig({ ...base, [name]: value })).toThrow(new RegExp(`^Invalid configuration: ${name} `));
   });

@@ -107,6 +107,25 @@ describe('confirming an order in Telegram', () => {
     expect((await orderOf(order.id)).status).toBe('CANCELLED');
   });
 
+  it('answers someone else\'s press (a forged button) as for an order that does not exist, and leaves the order be', async () => {
+    const productId = await product(10);
+    const order = await placeAndAsk(productId, 1);
+    const stranger = await login(stack, telegram);
+    let forged = 0;
+    /** A press the Telegram app never showed this person: callback data naming another order. */
+    const press = async (orderId: string) => {
+      telegram.enqueueUpdate({ callback_query: { id: `forged-${++forged}`, from: stranger.person.info, chat_instance: String(stranger.person.chatId), data: `order:confirm:${orderId}` } });
+      return (await telegram.waitForCall('answerCallbackQuery', (c) => c.params.callback_query_id === `forged-${forged}`, 10_000)).params;
+    };
+
+    const theirs = await press(order.id);
+    expect(theirs).toMatchObject({ text: `Order ${order.id} was not found.`, show_alert: true });
+    const unknownId = randomUUID();
+    expect({ ...(await press(unknownId)), callback_query_id: 'x' }).toEqual({ ...theirs, text: `Order ${unknownId} was not found.`, callback_query_id: 'x' });
+    expect(await orderOf(order.id)).toMatchObject({ status: 'AWAITING_CONFIRMATION' });
+    expect(await stock(productId)).toEqual({ onHand: 10, reserved: 1, available: 9 });
+  });
+
   it('tells the admins when an order takes a product\'s stock to its threshold', async () => {
     const productId = await product(6); // threshold 5 by default
     await placeAndAsk(productId, 2);

@@ -22,7 +22,12 @@ describe('order events become notifications: in the feed, live, and in Telegram'
     telegram = await FakeTelegram.start();
     // The Telegram buttons answer the order subgraph's respondToOrder; a stand-in records what it is asked.
     orderService = await FakeOrderService.start();
-    stack = await startStack({ telegram, env: { ADMIN_PHONES: adminPhone }, serviceEnv: { notification: { ORDER_URL: orderService.url } } });
+    stack = await startStack({
+      telegram,
+      env: { ADMIN_PHONES: adminPhone },
+      // Each new order's admin notification is followed one by one here; new-order-flood.e2e.test.ts covers the summaries.
+      serviceEnv: { notification: { ORDER_URL: orderService.url, NOTIFICATION_NEW_ORDER_WINDOW_SECONDS: '0' } },
+    });
     streams = new EventStreams(stack.env.REDIS_KEY_PREFIX!);
     [customer, admin] = await Promise.all([login(stack, telegram), login(stack, telegram, adminPhone)]);
   });

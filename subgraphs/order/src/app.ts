@@ -76,7 +76,7 @@ export async function startOrderService(config: OrderConfig): Promise<OrderServe
       leaseMs: config.ORDER_SAGA_LEASE_MS,
     },
   });
-  const placement = new OrderPlacement({ prisma, catalog, saga, failpoints });
+  const placement = new OrderPlacement({ prisma, catalog, saga, failpoints, maxUnconfirmed: config.ORDER_MAX_UNCONFIRMED_PER_USER });
   const orders = new OrderService({ prisma, transitions, saga, placement });
   const worker = new SagaWorker(saga, { intervalMs: config.ORDER_WORKER_INTERVAL_MS, logger });
 

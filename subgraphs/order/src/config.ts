@@ -14,6 +14,8 @@ export const orderConfigShape = {
   INVENTORY_URL: env.url().default('http://127.0.0.1:4003/graphql'),
   /** How long a user has to confirm an order before it is cancelled and its stock released. */
   ORDER_CONFIRMATION_TIMEOUT_SECONDS: env.positiveInt(900),
+  /** Orders one user may have awaiting confirmation (PENDING or AWAITING_CONFIRMATION) at once; another is refused until one is confirmed or cancelled. */
+  ORDER_MAX_UNCONFIRMED_PER_USER: env.positiveInt(3),
   /** Tries of a saga step against an unreachable inventory before the saga gives up (and fails or settles the order). */
   ORDER_SAGA_MAX_ATTEMPTS: env.positiveInt(5),
   /** The first retry waits this long, each next one twice as long (up to ORDER_SAGA_RETRY_MAX_MS). */

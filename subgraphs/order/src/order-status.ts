@@ -34,6 +34,9 @@ export const FINAL_STATUSES: readonly OrderStatus[] = (Object.keys(ORDER_TRANSIT
   (status) => ORDER_TRANSITIONS[status].length === 0,
 );
 
+/** An order in these holds stock, or is reserving or releasing it: it counts against the cap of orders awaiting confirmation. */
+export const UNCONFIRMED_STATUSES: readonly OrderStatus[] = ['PENDING', 'AWAITING_CONFIRMATION'];
+
 export const canTransition = (from: OrderStatus, to: OrderStatus): boolean => ORDER_TRANSITIONS[from].includes(to);
 
 /** CONFLICT naming the order, its status and the refused one. */

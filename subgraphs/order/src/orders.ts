@@ -2,7 +2,7 @@ import type { Order, OrderLine, OrderStatus, OrderStatusChange, Prisma, PrismaCl
 import type { Identity } from '../../../kernel/src/identity';
 import { isUuid, assertUuid } from '../../../kernel/src/ids';
 import { AppError, badUserInput, conflict, forbidden, notFound } from '../../../kernel/src/errors';
-import { decodeCursor, encodeCursor } from '../../../kernel/src/pagination';
+import { afterKeyset, decodeKeysetCursor, keysetPage } from '../../../kernel/src/pagination';
 import { assertTransition, orderNumber } from './order-status';
 import type { OrderPlacement, PlaceOrderInput } from './placement';
 import { CANCELLED_BY_CUSTOMER, type OrderSaga } from './saga';
@@ -17,8 +17,11 @@ export interface OrderConnection {
   totalCount: () => Promise<number>;
 }
 
+/** A user acting on their own orders (the Telegram buttons act as the person who pressed them). */
+export type Customer = Extract<Identity, { kind: 'user' }>;
+
 /** Who may see an order: its owner, admins and platform services. */
-export function canSee(identity: Identity, order: Order): boolean {
+export function canSee(identity: Identity, order: Pick<Order, 'userId'>): boolean {
   if (identity.kind === 'service') return true;
   return identity.kind === 'user' && (identity.role === 'ADMIN' || order.userId === identity.userId);
 }
@@ -63,19 +66,14 @@ export class OrderService {
   /** Newest first, Relay cursors. */
   async page(where: Prisma.OrderWhereInput, first: number, after?: string | null): Promise<OrderConnection> {
     if (!Number.isInteger(first) || first < 1 || first > MAX_PAGE) throw badUserInput('first', `\`first\` must be a whole number from 1 to ${MAX_PAGE}.`);
-    const cursor = after ? decodeCursor(after, 'after') : undefined;
-    if (cursor && (!isUuid(String(cursor.id)) || Number.isNaN(Date.parse(String(cursor.at))))) throw badUserInput('after', `"${after}" is not a cursor this API returned.`);
+    const cursor = after ? decodeKeysetCursor(after) : undefined;
     const rows = await this.deps.prisma.order.findMany({
-      where: cursor
-        ? { AND: [where, { OR: [{ createdAt: { lt: new Date(cursor.at) } }, { createdAt: new Date(cursor.at), id: { lt: cursor.id } }] }] }
-        : where,
+      where: cursor ? { AND: [where, afterKeyset(cursor, 'desc')] } : where,
       orderBy: [{ createdAt: 'desc' }, { id: 'desc' }],
       take: first + 1,
     });
-    const edges = rows.slice(0, first).map((node) => ({ node, cursor: encodeCursor({ at: node.createdAt.toISOString(), id: node.id }) }));
     return {
-      edges,
-      pageInfo: { hasNextPage: rows.length > first, endCursor: edges.at(-1)?.cursor ?? null },
+      ...keysetPage(rows, first),
       totalCount: () => this.deps.prisma.order.count({ where }),
     };
   }
@@ -95,8 +93,8 @@ export class OrderService {
   }
 
   /** The owner confirms: the reserved stock is committed and the order becomes CONFIRMED (or FAILED if the reservation had expired). */
-  async confirm(userId: string, id: string, actor: string): Promise<Order> {
-    const order = await this.owned(userId, id);
+  async confirm(caller: Customer, id: string, actor: string): Promise<Order> {
+    const order = await this.owned(caller, id);
     this.assertIdle(order, 'CONFIRMED');
     if (order.confirmationDeadline && order.confirmationDeadline.getTime() <= Date.now()) {
       // The worker cancels it within a round; until then it is too late all the same.
@@ -110,8 +108,8 @@ export class OrderService {
   }
 
   /** The owner refuses: the reserved stock is released and the order becomes CANCELLED. */
-  async cancel(userId: string, id: string, actor: string): Promise<Order> {
-    const order = await this.owned(userId, id);
+  async cancel(caller: Customer, id: string, actor: string): Promise<Order> {
+    const order = await this.owned(caller, id);
     this.assertIdle(order, 'CANCELLED');
     if (!(await this.deps.saga.beginCancel(order.id, actor, CANCELLED_BY_CUSTOMER))) throw await this.lostRace(order.id, 'CANCELLED');
     await this.deps.saga.run(order.id, actor);
@@ -127,16 +125,22 @@ export class OrderService {
     return moved;
   }
 
-  private async get(id: string): Promise<Order> {
+  private find(id: string): Promise<Order | null> {
     assertUuid(id, 'id');
-    const order = await this.deps.prisma.order.findUnique({ where: { id } });
+    return this.deps.prisma.order.findUnique({ where: { id } });
+  }
+
+  private async get(id: string): Promise<Order> {
+    const order = await this.find(id);
     if (!order) throw notFound('Order', id);
     return order;
   }
 
-  private async owned(userId: string, id: string): Promise<Order> {
-    const order = await this.get(id);
-    if (order.userId !== userId) throw forbidden(`Order ${orderNumber(order.seq)} is not yours: only its owner can confirm or cancel it.`);
+  /** The caller's own order. One they may not see is NOT_FOUND, worded as for an id that never existed; an admin sees it but may not act for its owner. */
+  private async owned(caller: Customer, id: string): Promise<Order> {
+    const order = await this.find(id);
+    if (!order || !canSee(caller, order)) throw notFound('Order', id);
+    if (order.userId !== caller.userId) throw forbidden(`Order ${orderNumber(order.seq)} is not yours: only its owner can confirm or cancel it.`);
     return order;
   }
 

@@ -1,11 +1,12 @@
 import type { Order, OrderLine, PrismaClient } from '../../../kernel/src/prisma';
-import { isUniqueViolation } from '../../../kernel/src/prisma';
+import type { Tx } from '../../../kernel/src/prisma';
 import { isUuid } from '../../../kernel/src/ids';
-import { badUserInput, conflict } from '../../../kernel/src/errors';
+import { AppError, ErrorCode, badUserInput, conflict } from '../../../kernel/src/errors';
+import { TRANSACTION_OPTIONS } from '../../../kernel/src/events/sql';
 import type { CatalogClient } from './catalog-client';
 import type { Failpoints } from './failpoints';
 import type { OrderSaga } from './saga';
-import { orderNumber } from './order-status';
+import { UNCONFIRMED_STATUSES, orderNumber } from './order-status';
 
 export interface PlaceOrderInput {
   lines: Array<{ productId: string; quantity: number }>;
@@ -18,6 +19,11 @@ const MAX_KEY_LENGTH = 100;
 const MAX_TOTAL = 2_147_483_647;
 
 type Line = { productId: string; quantity: number };
+type Priced = {
+  lines: Array<{ position: number; productId: string; productName: string; quantity: number; unitPriceAmount: number; currency: string }>;
+  total: number;
+  currency: string;
+};
 
 /** The same lines, whatever their order. */
 const sameLines = (a: readonly Line[], b: readonly Line[]): boolean => {
@@ -32,7 +38,8 @@ const sameLines = (a: readonly Line[], b: readonly Line[]): boolean => {
 /**
  * Placing an order: the input checked, the prices snapshotted from the catalog, the order written
  * PENDING with its saga at RESERVING, then the saga run. One order per (user, idempotency key),
- * whatever the timing: the unique constraint decides, and the loser of a race answers with the winner's order.
+ * whatever the timing, and at most `maxUnconfirmed` of a user's orders awaiting confirmation: a
+ * user's placements write one at a time, each seeing what the previous one wrote.
  */
 export class OrderPlacement {
   constructor(
@@ -41,6 +48,8 @@ export class OrderPlacement {
       catalog: CatalogClient;
       saga: OrderSaga;
       failpoints: Failpoints;
+      /** Orders one user may have PENDING or AWAITING_CONFIRMATION at once. */
+      maxUnconfirmed: number;
     },
   ) {}
 
@@ -49,16 +58,31 @@ export class OrderPlacement {
     const lines = validate(input);
     const actor = `user:${userId}`;
 
-    const existing = await this.findByKey(userId, input.idempotencyKey);
+    const existing = await this.findByKey(prisma, userId, input.idempotencyKey);
     if (existing) return replay(existing, lines);
 
     const priced = await this.price(lines);
-    let order: Order;
-    try {
-      order = await prisma.order.create({
+    const written = await this.write(userId, input.idempotencyKey, lines, priced, actor);
+    if (!written.created) return written.order;
+    failpoints.hit('after-insert');
+    await saga.run(written.order.id, actor);
+    return prisma.order.findUniqueOrThrow({ where: { id: written.order.id } });
+  }
+
+  /** The new order, or the one its key already has (placed concurrently); refused when the user has too many awaiting confirmation. */
+  private async write(userId: string, idempotencyKey: string, lines: Line[], priced: Priced, actor: string): Promise<{ order: Order; created: boolean }> {
+    const { prisma, saga, maxUnconfirmed } = this.deps;
+    return prisma.$transaction(async (tx) => {
+      // Per-user lock until commit: a concurrent placement of the same user reads after this one's insert, so the key and the cap hold exactly.
+      await tx.$executeRaw`SELECT pg_advisory_xact_lock(hashtextextended(${`order:placement:${userId}`}, 0))`;
+      const existing = await this.findByKey(tx, userId, idempotencyKey);
+      if (existing) return { order: replay(existing, lines), created: false };
+      const unconfirmed = await tx.order.count({ where: { userId, status: { in: [...UNCONFIRMED_STATUSES] } } });
+      if (unconfirmed >= maxUnconfirmed) throw tooManyUnconfirmed(maxUnconfirmed);
+      const order = await tx.order.create({
         data: {
           userId,
-          idempotencyKey: input.idempotencyKey,
+          idempotencyKey,
           status: 'PENDING',
           totalAmount: priced.total,
           currency: priced.currency,
@@ -68,24 +92,16 @@ export class OrderPlacement {
           history: { create: { from: null, to: 'PENDING', actor } },
         },
       });
-    } catch (error) {
-      // The same key placed concurrently: its order is the answer.
-      if (!isUniqueViolation(error)) throw error;
-      const winner = await this.findByKey(userId, input.idempotencyKey);
-      if (!winner) throw error;
-      return replay(winner, lines);
-    }
-    failpoints.hit('after-insert');
-    await saga.run(order.id, actor);
-    return prisma.order.findUniqueOrThrow({ where: { id: order.id } });
+      return { order, created: true };
+    }, TRANSACTION_OPTIONS);
   }
 
-  private findByKey(userId: string, idempotencyKey: string): Promise<(Order & { lines: OrderLine[] }) | null> {
-    return this.deps.prisma.order.findUnique({ where: { userId_idempotencyKey: { userId, idempotencyKey } }, include: { lines: true } });
+  private findByKey(db: PrismaClient | Tx, userId: string, idempotencyKey: string): Promise<(Order & { lines: OrderLine[] }) | null> {
+    return db.order.findUnique({ where: { userId_idempotencyKey: { userId, idempotencyKey } }, include: { lines: true } });
   }
 
   /** Names and prices of every line in one catalog request; every line in one currency. */
-  private async price(lines: Line[]) {
+  private async price(lines: Line[]): Promise<Priced> {
     const products = await this.deps.catalog.products(lines.map((line) => line.productId));
     const currency = products[0]?.price.currency;
     let total = 0;
@@ -115,6 +131,14 @@ function replay(order: Order & { lines: OrderLine[] }, lines: Line[]): Order {
     );
   }
   return order;
+}
+
+function tooManyUnconfirmed(max: number): AppError {
+  return new AppError(
+    ErrorCode.TOO_MANY_UNCONFIRMED_ORDERS,
+    `You already have ${max} ${max === 1 ? 'order' : 'orders'} waiting for your confirmation, the most at once: confirm or cancel one of them, then place this one.`,
+    { limit: max },
+  );
 }
 
 function validate(input: PlaceOrderInput): Line[] {

@@ -80,19 +80,21 @@ export const resolvers: GraphQLResolverMap<OrderContext> = {
     placeOrder: (_root, args: { input: PlaceOrderInput }, { identity, orders }) => orders.place(requireUser(identity).userId, args.input),
     confirmOrder: (_root, args: { id: string }, { identity, orders }) => {
       const user = requireUser(identity);
-      return orders.confirm(user.userId, args.id, actorOf(user));
+      return orders.confirm(user, args.id, actorOf(user));
     },
     cancelOrder: (_root, args: { id: string }, { identity, orders }) => {
       const user = requireUser(identity);
-      return orders.cancel(user.userId, args.id, actorOf(user));
+      return orders.cancel(user, args.id, actorOf(user));
     },
     fulfillOrder: (_root, args: { id: string }, { identity, orders }) => orders.fulfill(args.id, actorOf(requireAdmin(identity))),
     // The notification service relays the Telegram buttons: the person pressing them is the actor.
     respondToOrder: (_root, args: { id: string; userId: string; confirm: boolean }, { identity, orders }) => {
       requireService(identity);
       assertUuid(args.userId, 'userId');
-      const actor = `user:${args.userId}`;
-      return args.confirm ? orders.confirm(args.userId, args.id, actor) : orders.cancel(args.userId, args.id, actor);
+      // Only the presser's id is known here, not their role: anyone else's order is NOT_FOUND to them.
+      const presser = { kind: 'user', userId: args.userId, role: 'USER' } as const;
+      const actor = actorOf(presser);
+      return args.confirm ? orders.confirm(presser, args.id, actor) : orders.cancel(presser, args.id, actor);
     },
   },
   User: {

@@ -5,7 +5,7 @@ import { login, randomPhone, type Session } from '../../../test/support/login';
 import { FakeTelegram } from '../../../test/support/fake-telegram';
 import { createPrisma, type PrismaClient } from '../../../kernel/src/prisma';
 import type { Failpoint } from '../src/failpoints';
-import { CANCEL_ORDER, CONFIRM_ORDER, PLACE_ORDER, Shop, eventually, inventoryTrail, newKey, ok, type OrderNode } from './order-support';
+import { CANCEL_ORDER, CONFIRM_ORDER, PLACE_ORDER, Shop, UNCAPPED, eventually, inventoryTrail, newKey, ok, type OrderNode } from './order-support';
 
 const ROOT = path.resolve(__dirname, '../../..');
 
@@ -81,7 +81,7 @@ describe('crash recovery: the order service killed (SIGKILL) at each step of the
     telegram = await FakeTelegram.start();
     stack = await startStack({
       telegram,
-      env: { ADMIN_PHONES: adminPhone },
+      env: { ADMIN_PHONES: adminPhone, ...UNCAPPED },
       serviceEnv: { gateway: { ORDER_URL: `http://127.0.0.1:${orderPort}/graphql` }, order: { ORDER_WORKER_INTERVAL_MS: '3600000' } },
     });
     // A short lease, so a dead process's sagas are resumed within a second.

@@ -2,10 +2,10 @@ import type { Stack } from '../../../test/support/stack';
 import { login, type Session } from '../../../test/support/login';
 import { firstErrorCode } from '../../../test/support/graphql';
 import type { PrismaClient } from '../../../kernel/src/prisma';
-import { CANCEL_ORDER, CONFIRM_ORDER, Shop, useShop, inventoryTrail, newKey, ok, type OrderNode } from './order-support';
+import { CANCEL_ORDER, CONFIRM_ORDER, Shop, UNCAPPED, useShop, inventoryTrail, newKey, ok, type OrderNode } from './order-support';
 
 describe('one order per idempotency key, and one winner per race', () => {
-  const ctx = useShop();
+  const ctx = useShop(UNCAPPED);
   let stack: Stack;
   let shop: Shop;
   let customer: Session;

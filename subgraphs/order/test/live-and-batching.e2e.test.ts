@@ -2,7 +2,7 @@ import { useStack, type Stack } from '../../../test/support/stack';
 import { login, randomPhone, type Session } from '../../../test/support/login';
 import { firstErrorCode } from '../../../test/support/graphql';
 import { subscribe, waitForListeners, wsClient, type Subscription } from '../../../test/support/subscriptions';
-import { CONFIRM_ORDER, Shop, ok, type OrderNode } from './order-support';
+import { CONFIRM_ORDER, Shop, UNCAPPED, ok, type OrderNode } from './order-support';
 
 const ORDER_UPDATED = /* GraphQL */ `
   subscription Watch($orderId: ID) {
@@ -124,7 +124,7 @@ describe('orderUpdated: people watch their orders change', () => {
 describe('no N+1: a page of orders costs a fixed number of queries', () => {
   const adminPhone = randomPhone();
   // No background rounds during the measurement.
-  const ctx = useStack({ ADMIN_PHONES: adminPhone }, { serviceEnv: { order: { ORDER_WORKER_INTERVAL_MS: '3600000' } } });
+  const ctx = useStack({ ADMIN_PHONES: adminPhone, ...UNCAPPED }, { serviceEnv: { order: { ORDER_WORKER_INTERVAL_MS: '3600000' } } });
   const PAGE = /* GraphQL */ `
     query($first: Int!) {
       myOrders(first: $first) {

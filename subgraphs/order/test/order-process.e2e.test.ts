@@ -3,7 +3,7 @@ import { login, randomPhone, type Session } from '../../../test/support/login';
 import { firstErrorCode } from '../../../test/support/graphql';
 import { createPrisma, type PrismaClient } from '../../../kernel/src/prisma';
 import type { FakeTelegram } from '../../../test/support/fake-telegram';
-import { CONFIRM_ORDER, FULFILL_ORDER, Shop, inventoryTrail, ok, type OrderNode } from './order-support';
+import { CONFIRM_ORDER, FULFILL_ORDER, Shop, UNCAPPED, inventoryTrail, ok, type OrderNode } from './order-support';
 
 const UPDATE_PRICE = /* GraphQL */ `mutation($id: ID!, $amount: Int!) { updateProduct(id: $id, input: { price: { amount: $amount } }) { id } }`;
 const MY_ORDERS = /* GraphQL */ `
@@ -19,7 +19,7 @@ const LINES_WITH_PRODUCTS = /* GraphQL */ `query($id: ID!) { order(id: $id) { li
 
 describe('the order process: placed, confirmed, fulfilled', () => {
   const adminPhone = randomPhone();
-  const ctx = useStack({ ADMIN_PHONES: adminPhone });
+  const ctx = useStack({ ADMIN_PHONES: adminPhone, ...UNCAPPED });
   let stack: Stack;
   let telegram: FakeTelegram;
   let admin: Session;

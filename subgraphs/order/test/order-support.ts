@@ -104,6 +104,9 @@ export async function eventually<T>(read: () => Promise<T>, done: (value: T) => 
   }
 }
 
+/** For stories whose customer leaves many orders awaiting confirmation: the cap is not what they are about (unconfirmed-cap.e2e.test.ts is). */
+export const UNCAPPED = { ORDER_MAX_UNCONFIRMED_PER_USER: '1000' };
+
 /**
  * For a describe block: a stack (with `env`), a Shop run by an admin, a logged-in customer and a
  * database client for assertions. Read the fields inside the tests.

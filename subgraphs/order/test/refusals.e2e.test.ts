@@ -2,14 +2,14 @@ import { randomUUID } from 'node:crypto';
 import { useStack, type Stack } from '../../../test/support/stack';
 import { login, randomPhone, type Session } from '../../../test/support/login';
 import { firstErrorCode, graphql } from '../../../test/support/graphql';
-import { CANCEL_ORDER, CONFIRM_ORDER, FULFILL_ORDER, ORDER, Shop, newKey, ok, type OrderNode } from './order-support';
+import { CANCEL_ORDER, CONFIRM_ORDER, FULFILL_ORDER, ORDER, Shop, UNCAPPED, newKey, ok, type OrderNode } from './order-support';
 
 const RESPOND = /* GraphQL */ `mutation($id: ID!, $userId: ID!, $confirm: Boolean!) { respondToOrder(id: $id, userId: $userId, confirm: $confirm) { id status } }`;
 const USER_ORDERS = /* GraphQL */ `query { users(first: 100) { edges { node { id orders { totalCount } } } } }`;
 
 describe('what the order service refuses', () => {
   const adminPhone = randomPhone();
-  const ctx = useStack({ ADMIN_PHONES: adminPhone });
+  const ctx = useStack({ ADMIN_PHONES: adminPhone, ...UNCAPPED });
   let stack: Stack;
   let shop: Shop;
   let admin: Session;
@@ -45,12 +45,16 @@ describe('what the order service refuses', () => {
     expect(await shop.order(customer, 'not-an-id')).toBeNull();
 
     for (const mutation of [CONFIRM_ORDER, CANCEL_ORDER]) {
+      // To a stranger it does not exist: the very answer an id that never existed gets, nothing more (no number, no owner)
       const refused = await stack.gql(mutation, { id: placed.id }, { token: stranger.accessToken });
-      expect(firstErrorCode(refused)).toBe('FORBIDDEN');
-      // Not even an admin confirms or cancels for the customer
-      expect(firstErrorCode(await stack.gql(mutation, { id: placed.id }, { token: admin.accessToken }))).toBe('FORBIDDEN');
+      const unknownId = randomUUID();
+      const unknown = await stack.gql(mutation, { id: unknownId }, { token: stranger.accessToken });
+      expect(refused.errors).toEqual([{ message: `Order ${placed.id} was not found.`, path: [mutation === CONFIRM_ORDER ? 'confirmOrder' : 'cancelOrder'], extensions: { code: 'NOT_FOUND', id: placed.id, serviceName: 'order' } }]);
+      expect(JSON.stringify(refused).replaceAll(placed.id, '<id>')).toBe(JSON.stringify(unknown).replaceAll(unknownId, '<id>'));
+      // An admin sees it, but does not confirm or cancel for the customer
+      const asAdmin = await stack.gql(mutation, { id: placed.id }, { token: admin.accessToken });
+      expect(asAdmin.errors![0]).toMatchObject({ message: `Order ${placed.number} is not yours: only its owner can confirm or cancel it.`, extensions: { code: 'FORBIDDEN' } });
     }
-    expect(firstErrorCode(await stack.gql(CONFIRM_ORDER, { id: randomUUID() }, { token: customer.accessToken }))).toBe('NOT_FOUND');
     expect((await stack.gql(CONFIRM_ORDER, { id: 'nope' }, { token: customer.accessToken })).errors![0]!.extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'id' });
     expect((await shop.order(customer, placed.id))!.status).toBe('AWAITING_CONFIRMATION');
   });
@@ -139,7 +143,15 @@ describe('what the order service refuses', () => {
     // Straight at the subgraph: users are refused, services must name the owner
     expect(firstErrorCode(await graphql(stack.urls.order, RESPOND, { id: placed.id, userId: customer.userId, confirm: true }, { token: customer.accessToken }))).toBe('FORBIDDEN');
     const service = await stack.serviceToken('notification');
-    expect(firstErrorCode(await graphql(stack.urls.order, RESPOND, { id: placed.id, userId: stranger.userId, confirm: true }, { token: service }))).toBe('FORBIDDEN');
+    // Pressed by someone else (a forged button): their answer is the one for an order that does not exist
+    for (const confirm of [true, false]) {
+      const refused = await graphql(stack.urls.order, RESPOND, { id: placed.id, userId: stranger.userId, confirm }, { token: service });
+      const unknownId = randomUUID();
+      const unknown = await graphql(stack.urls.order, RESPOND, { id: unknownId, userId: stranger.userId, confirm }, { token: service });
+      expect(refused.errors).toEqual([expect.objectContaining({ message: `Order ${placed.id} was not found.`, extensions: { code: 'NOT_FOUND', id: placed.id } })]);
+      expect(JSON.stringify(refused.errors).replaceAll(placed.id, '<id>')).toBe(JSON.stringify(unknown.errors).replaceAll(unknownId, '<id>'));
+    }
+    expect((await shop.order(customer, placed.id))!.status).toBe('AWAITING_CONFIRMATION');
     const confirmed = await graphql(stack.urls.order, RESPOND, { id: placed.id, userId: customer.userId, confirm: true }, { token: service });
     expect(ok(confirmed).respondToOrder).toEqual({ id: placed.id, status: 'CONFIRMED' });
     const history = (await shop.order(customer, placed.id))!.statusHistory;
