@@ -2,31 +2,13 @@ import http from 'node:http';
 import net from 'node:net';
 import { useStack } from '../../test/support/stack';
 import { firstErrorCode } from '../../test/support/graphql';
-
-/** A server that accepts connections and never answers: a subgraph stuck in a long GC pause or a dead lock. */
-async function hungServer() {
-  const sockets = new Set<net.Socket>();
-  const server = net.createServer((socket) => {
-    sockets.add(socket);
-    socket.on('close', () => sockets.delete(socket));
-    socket.on('error', () => undefined);
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as net.AddressInfo;
-  return {
-    url: `http://127.0.0.1:${port}/graphql`,
-    close: async () => {
-      sockets.forEach((socket) => socket.destroy());
-      await new Promise((resolve) => server.close(resolve));
-    },
-  };
-}
+import { startHungServer } from '../../test/support/hung-server';
 
 describe('a subgraph that does not answer', () => {
-  let hung: Awaited<ReturnType<typeof hungServer>>;
+  let hung: Awaited<ReturnType<typeof startHungServer>>;
   const holder: { url?: string } = {};
   beforeAll(async () => {
-    hung = await hungServer();
+    hung = await startHungServer();
     holder.url = hung.url;
   });
   afterAll(() => hung?.close());

@@ -73,4 +73,6 @@ export const commonConfigShape = {
   REDIS_URL: z.string().regex(/^rediss?:\/\//, { message: 'must be a redis:// URL' }).default('redis://127.0.0.1:6379'),
   /** Prefix for every Redis key and channel, so that test runs sharing one Redis never collide. */
   REDIS_KEY_PREFIX: z.string().default('shop:'),
+  /** A call to another service (GraphQL over HTTP) that has not answered by then fails as unavailable. */
+  SERVICE_CALL_TIMEOUT_MS: env.positiveInt(10_000),
 };

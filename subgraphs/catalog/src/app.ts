@@ -23,7 +23,7 @@ export async function startCatalogService(config: CatalogConfig): Promise<Runnin
     infra.prisma,
     infra.redis,
     config.REDIS_KEY_PREFIX,
-    new SubgraphClient({ name: 'inventory', url: config.INVENTORY_URL, serviceToken: () => infra.jwt.signService('catalog') }),
+    new SubgraphClient({ name: 'inventory', url: config.INVENTORY_URL, serviceToken: () => infra.jwt.signService('catalog'), timeoutMs: config.SERVICE_CALL_TIMEOUT_MS }),
     infra.logger,
     config.CATALOG_STOCK_RESYNC_SECONDS * 1000,
   );

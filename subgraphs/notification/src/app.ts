@@ -28,7 +28,7 @@ export async function startNotificationService(config: NotificationConfig): Prom
   const infra = await openInfrastructure('notification', config);
   const { prisma, redis, jwt, logger } = infra;
   const serviceToken = () => jwt.signService('notification');
-  const users = new AuthUsers(new SubgraphClient({ name: 'auth', url: config.AUTH_URL, serviceToken }));
+  const users = new AuthUsers(new SubgraphClient({ name: 'auth', url: config.AUTH_URL, serviceToken, timeoutMs: config.SERVICE_CALL_TIMEOUT_MS }));
   // Telegram forgets a button press it was not answered for within about 15 s.
   const orders = new OrderResponses(new SubgraphClient({ name: 'order', url: config.ORDER_URL, serviceToken, timeoutMs: 12_000 }));
   const chats = new TelegramChats(prisma);

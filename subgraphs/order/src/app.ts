@@ -18,8 +18,6 @@ import { createOrderContext, resolvers } from './resolvers';
 
 export const ORDER_SCHEMA_FILE = path.resolve(__dirname, '../schema.graphql');
 
-/** A remote call the saga makes gives up after this; the lease is renewed meanwhile. */
-const REMOTE_TIMEOUT_MS = 10_000;
 
 export interface OrderServer extends RunningServer {
   saga: OrderSaga;
@@ -56,8 +54,8 @@ export async function startOrderService(config: OrderConfig): Promise<OrderServe
   });
 
   const serviceToken = cachedServiceToken(infra.jwt);
-  const catalog = new CatalogClient(new SubgraphClient({ name: 'catalog', url: config.CATALOG_URL, serviceToken, timeoutMs: REMOTE_TIMEOUT_MS }), logger);
-  const inventory = new InventoryClient(new SubgraphClient({ name: 'inventory', url: config.INVENTORY_URL, serviceToken, timeoutMs: REMOTE_TIMEOUT_MS }));
+  const catalog = new CatalogClient(new SubgraphClient({ name: 'catalog', url: config.CATALOG_URL, serviceToken, timeoutMs: config.SERVICE_CALL_TIMEOUT_MS }), logger);
+  const inventory = new InventoryClient(new SubgraphClient({ name: 'inventory', url: config.INVENTORY_URL, serviceToken, timeoutMs: config.SERVICE_CALL_TIMEOUT_MS }));
   const failpoints = new Failpoints(config.ORDER_FAILPOINTS, config.NODE_ENV);
   if (config.ORDER_FAILPOINTS.length && config.NODE_ENV !== 'production') logger.warn({ failpoints: config.ORDER_FAILPOINTS }, 'failpoints armed: this process kills itself there');
 
