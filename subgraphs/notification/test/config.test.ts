@@ -20,7 +20,9 @@ describe('the notification service\'s configuration', () => {
 
   it('needs a bot token in production: it is the one service that talks to Telegram', () => {
     expect(() => loadNotificationConfig({ ...base, NODE_ENV: 'production' })).toThrow('Invalid configuration: TELEGRAM_BOT_TOKEN is required in production');
-    expect(loadNotificationConfig({ ...base, NODE_ENV: 'production', TELEGRAM_BOT_TOKEN: '123456:ABC-DEF' }).TELEGRAM_BOT_TOKEN).toBe('123456:ABC-DEF');
+    // A token of its own: the ones written in the repository (.env.example's 123456:ABC-DEF) are refused in production.
+    const token = `${100000 + Math.floor(Math.random() * 900000)}:${randomBytes(24).toString('base64url')}`;
+    expect(loadNotificationConfig({ ...base, NODE_ENV: 'production', TELEGRAM_BOT_TOKEN: token }).TELEGRAM_BOT_TOKEN).toBe(token);
   });
 
   it.each([
