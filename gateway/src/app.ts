@@ -12,7 +12,7 @@ import { ApolloGateway } from '@apollo/gateway';
 import { createLogger, type Logger } from '../../kernel/src/logger';
 import { JwtService } from '../../kernel/src/jwt';
 import { createRedis, redisReachable } from '../../kernel/src/redis';
-import { formatError, graphqlBodyErrors, graphqlBodyParser, healthRoutes } from '../../kernel/src/http';
+import { graphqlBodyErrors, graphqlBodyParser, healthRoutes } from '../../kernel/src/http';
 import { trustedProxies } from '../../kernel/src/client-address';
 import type { RunningServer } from '../../kernel/src/server';
 import type { GatewayConfig } from './config';
@@ -21,38 +21,11 @@ import { SubscriptionServer, internalFieldGuard } from './subscriptions';
 import { subscriptionRoutes } from './subscription-routes';
 import { SubgraphDataSource } from './subgraph-data-source';
 import { MutationLimiter } from './mutation-limits';
-import { checkCost, limitRules, parseOptions, tokenLimitRefusal, type OperationLimits } from './operation-limits';
+import { costLimit, limitRules, parseOptions } from './operation-limits';
+import { gatewayFormatError } from './error-format';
 import { graphqlOverHttpStatus } from './http-status';
 import { documentScreen } from './document-screen';
-import type { GraphQLFormattedError, GraphQLSchema } from 'graphql';
-import type { ApolloServerPlugin } from '@apollo/server';
-
-/** The operation's estimated cost against MAX_QUERY_COST: per request, since `first` may come in a variable. */
-function costGuard(limits: OperationLimits): ApolloServerPlugin<GatewayContext> {
-  return {
-    requestDidStart: async () => ({
-      didResolveOperation: async ({ schema, document, request, contextValue }) => {
-        if (contextValue.internal) return;
-        checkCost(schema, document, request.variables, request.operationName, limits);
-      },
-    }),
-  };
-}
-
-/** The kernel's error masking, plus the token limit, which graphql-js reports as a plain syntax error. */
-function gatewayFormatError(logger: Logger, limits: OperationLimits) {
-  const format = formatError(logger);
-  return (formatted: GraphQLFormattedError, error: unknown): GraphQLFormattedError => {
-    const tooLarge = formatted.extensions?.code === 'GRAPHQL_PARSE_FAILED' ? tokenLimitRefusal(formatted.message, limits) : undefined;
-    const result = format(formatted, tooLarge ?? error);
-    // A subgraph's raw HTTP answer (its internal URL, its body) is for our logs, not for clients.
-    if (result.extensions && 'response' in result.extensions) {
-      const { response: _response, ...extensions } = result.extensions;
-      return { ...result, extensions };
-    }
-    return result;
-  };
-}
+import type { GraphQLSchema } from 'graphql';
 
 async function subgraphReady(url: string): Promise<boolean> {
   try {
@@ -116,7 +89,7 @@ export async function startGateway(config: GatewayConfig, logger: Logger = creat
     plugins: [
       ApolloServerPluginDrainHttpServer({ httpServer }),
       internalFieldGuard(new Set(Object.values(routes).map((route) => route.eventField))),
-      costGuard(config.limits),
+      costLimit(config.limits),
       mutations.plugin(),
       graphqlOverHttpStatus(),
       config.sandbox ? ApolloServerPluginLandingPageLocalDefault({ embed: true }) : ApolloServerPluginLandingPageDisabled(),

@@ -18,6 +18,7 @@ import { maxAliasesRule } from '@escape.tech/graphql-armor-max-aliases';
 import { maxDirectivesRule } from '@escape.tech/graphql-armor-max-directives';
 import type { GraphQLArmorCallbackConfiguration } from '@escape.tech/graphql-armor-types';
 import { getComplexity, type ComplexityEstimator } from 'graphql-query-complexity';
+import type { ApolloServerPlugin } from '@apollo/server';
 import { AppError, ErrorCode } from '../../kernel/src/errors';
 
 /** What one operation may ask for, checked before any subgraph is called. */
@@ -218,4 +219,16 @@ export function checkCost(
     );
   }
   return cost;
+}
+
+/** The operation's estimated cost against the limit, per request (`first` may come in a variable); not for the gateway's own executions. */
+export function costLimit(limits: OperationLimits): ApolloServerPlugin<{ internal?: boolean }> {
+  return {
+    requestDidStart: async () => ({
+      didResolveOperation: async ({ schema, document, request, contextValue }) => {
+        if (contextValue.internal) return;
+        checkCost(schema, document, request.variables, request.operationName, limits);
+      },
+    }),
+  };
 }
