@@ -15,10 +15,12 @@ const config: Config = {
   transformIgnorePatterns: ['/node_modules/(?!(jose|node-telegram-bot-api|@prisma/schema-engine-wasm)/)'],
   globalSetup: '<rootDir>/test/support/global-setup.ts',
   globalTeardown: '<rootDir>/test/support/global-teardown.ts',
+  // A database per test file, copied from the run's migrated template: files run side by side.
+  setupFilesAfterEnv: ['<rootDir>/test/support/file-database.ts'],
+  reporters: ['default', '<rootDir>/test/support/failed-test-logs.js'],
   testTimeout: 30000,
-  // Test files share the run's database, and services' background workers (outbox relays, saga
-  // workers, senders) read whole tables: one file at a time keeps each stack to its own events.
-  maxWorkers: 1,
+  // Most of a test's time is waiting (on PostgreSQL, Redis, timers), so more workers than cores pay.
+  maxWorkers: Number(process.env.JEST_WORKERS ?? 3),
 };
 
 export default config;

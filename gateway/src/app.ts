@@ -41,7 +41,7 @@ export interface GatewayServer extends RunningServer {
 }
 
 /** The one public endpoint: /graphql over HTTP (Sandbox for browsers), /health, /ready. */
-export async function startGateway(config: GatewayConfig, logger: Logger = createLogger('gateway', config.LOG_LEVEL)): Promise<GatewayServer> {
+export async function startGateway(config: GatewayConfig, logger: Logger = createLogger('gateway', config.LOG_LEVEL, config.LOG_FILE)): Promise<GatewayServer> {
   const jwt = await JwtService.create(config);
   const identity = new GatewayIdentity(jwt, trustedProxies(config.TRUSTED_PROXIES));
   const redis = createRedis(config.REDIS_URL, logger);

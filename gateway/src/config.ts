@@ -10,6 +10,8 @@ const optionalUrl = () => env.url().optional();
 export const gatewayConfigShape = {
   NODE_ENV: env.nodeEnv(),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  /** Append log lines to this file instead of writing them to stdout. */
+  LOG_FILE: z.string().optional(),
   REDIS_URL: z.string().regex(/^rediss?:\/\//, { message: 'must be a redis:// URL' }).default('redis://127.0.0.1:6379'),
   REDIS_KEY_PREFIX: z.string().default('shop:'),
   ...jwtConfigShape,

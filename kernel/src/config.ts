@@ -67,6 +67,8 @@ export const env = {
 export const commonConfigShape = {
   NODE_ENV: env.nodeEnv(),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  /** Append log lines to this file instead of writing them to stdout. */
+  LOG_FILE: z.string().optional(),
   DATABASE_URL: z.string().regex(/^postgres(ql)?:\/\//, { message: 'must be a postgresql:// URL' }),
   /** Connections each service keeps open to PostgreSQL. */
   DATABASE_POOL_SIZE: env.positiveInt(10),

@@ -18,8 +18,8 @@ export interface Infrastructure {
 
 export async function openInfrastructure(
   service: string,
-  config: JwtConfig & { DATABASE_URL: string; DATABASE_POOL_SIZE: number; REDIS_URL: string; LOG_LEVEL: string },
-  logger: Logger = createLogger(service, config.LOG_LEVEL),
+  config: JwtConfig & { DATABASE_URL: string; DATABASE_POOL_SIZE: number; REDIS_URL: string; LOG_LEVEL: string; LOG_FILE?: string },
+  logger: Logger = createLogger(service, config.LOG_LEVEL, config.LOG_FILE),
 ): Promise<Infrastructure> {
   const jwt = await JwtService.create(config);
   let queries = 0;

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import net from 'node:net';
+import Redis from 'ioredis';
 import { startAuthService } from '../../subgraphs/auth/src/app';
 import { loadAuthConfig } from '../../subgraphs/auth/src/config';
 import { startCatalogService } from '../../subgraphs/catalog/src/app';
@@ -24,7 +25,9 @@ export function testEnv(overrides: Record<string, string | undefined> = {}): Nod
   if (!process.env.DATABASE_URL) throw new Error('DATABASE_URL is not set: run the tests through jest (globalSetup creates the database)');
   return {
     NODE_ENV: 'test',
-    LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
+    // Errors of this file's services go to its log file (printed when one of its tests fails).
+    LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? (process.env.LOG_FILE ? 'error' : 'silent'),
+    LOG_FILE: process.env.LOG_FILE,
     DATABASE_URL: process.env.DATABASE_URL,
     REDIS_URL: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379',
     REDIS_KEY_PREFIX: `test:${randomBytes(4).toString('hex')}:`,
@@ -72,8 +75,24 @@ export async function freePort(): Promise<number> {
 
 const SUBGRAPHS: SubgraphName[] = ['auth', 'catalog', 'inventory', 'order', 'notification'];
 
-/** The whole supergraph in this process, on free ports: five subgraphs and the gateway in front of them. */
+const isAddressInUse = (error: unknown) => (error as NodeJS.ErrnoException | undefined)?.code === 'EADDRINUSE';
+
+/**
+ * The whole supergraph in this process, on free ports: five subgraphs and the gateway in front of them.
+ * Services call each other, so their ports are picked before they start; another process may take
+ * one meanwhile (several jest workers run at once), and then the stack starts again on new ports.
+ */
 export async function startStack(options: StackOptions = {}): Promise<Stack> {
+  for (let attempt = 1; ; attempt += 1) {
+    try {
+      return await startStackOnce(options);
+    } catch (error) {
+      if (!isAddressInUse(error) || attempt >= 5) throw error;
+    }
+  }
+}
+
+async function startStackOnce(options: StackOptions): Promise<Stack> {
   const ports = Object.fromEntries(await Promise.all(SUBGRAPHS.map(async (name) => [name, await freePort()] as const))) as Record<SubgraphName, number>;
   const urls = Object.fromEntries(SUBGRAPHS.map((name) => [name, `http://127.0.0.1:${ports[name]}/graphql`])) as Record<SubgraphName, string>;
   const env = testEnv({
@@ -115,11 +134,28 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
       gql: (query, variables, requestOptions) => graphql(gateway.url, query, variables, requestOptions),
       stop: async () => {
         await Promise.all(servers.reverse().map((s) => s.stop()));
+        await deleteRedisKeys(env.REDIS_URL!, env.REDIS_KEY_PREFIX!);
       },
     };
   } catch (error) {
     await Promise.all(servers.map((s) => s.stop()));
     throw error;
+  }
+}
+
+/** Removes every key under the stack's prefix (streams, limits, code hashes), so runs leave Redis as they found it. */
+async function deleteRedisKeys(url: string, prefix: string): Promise<void> {
+  const redis = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 1 });
+  try {
+    await redis.connect();
+    let cursor = '0';
+    do {
+      const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix.replace(/[*?[\]\\]/g, '\\$&')}*`, 'COUNT', 500);
+      if (keys.length) await redis.unlink(...keys);
+      cursor = next;
+    } while (cursor !== '0');
+  } finally {
+    redis.disconnect();
   }
 }
 

@@ -43,7 +43,7 @@ describe('the auth service as a process', () => {
     const waiters: Array<() => void> = [];
 
     beforeAll(async () => {
-      child = spawn(TSX, [MAIN], { env: { PATH: process.env.PATH, ...testEnv({ LOG_LEVEL: 'info', TELEGRAM_BOT_TOKEN: undefined }) } });
+      child = spawn(TSX, [MAIN], { env: { PATH: process.env.PATH, ...testEnv({ LOG_LEVEL: 'info', LOG_FILE: undefined, TELEGRAM_BOT_TOKEN: undefined }) } });
       readline.createInterface({ input: child.stdout! }).on('line', (line) => {
         lines.push(line);
         waiters.splice(0).forEach((wake) => wake());
