@@ -28,9 +28,14 @@ const SERVICES = [
 ] as const;
 const GATEWAY = { name: 'gateway', entry: 'gateway/src/main.ts', portVar: 'GATEWAY_PORT', port: 4000 };
 
+/** The services started so far. */
+const children = new Map<string, ChildProcess>();
+
 const say = (line: string) => console.log(`[start] ${line}`);
 const fail = (line: string): never => {
   console.error(`[start] ${line}`);
+  // They are detached: without this, a start that fails half way leaves the services it started running.
+  for (const child of children.values()) if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
   process.exit(1);
 };
 
@@ -119,10 +124,15 @@ async function main(): Promise<void> {
     fail(`Redis is not reachable at ${env.REDIS_URL}: start one with \`redis-server --port 6379 --save "" --daemonize yes\`, or set REDIS_URL.`);
   }
 
+  // Each service is found at its own port unless its *_URL says otherwise: setting the ports is enough.
+  for (const service of SERVICES) {
+    const urlVar = `${service.name.toUpperCase()}_URL`;
+    if (!env[urlVar]) env[urlVar] = `http://127.0.0.1:${Number(env[service.portVar] || service.port)}/graphql`;
+  }
+
   const applied = await applyMigrations(env.DATABASE_URL);
   say(applied.length ? `Applied migrations: ${applied.join(', ')}` : 'Database schema is up to date.');
 
-  const children = new Map<string, ChildProcess>();
   let stopping = false;
   const stopAll = async (code: number) => {
     if (stopping) return;
@@ -150,7 +160,7 @@ async function main(): Promise<void> {
   process.on('SIGTERM', () => void stopAll(0));
 
   const launch = (service: { name: string; entry: string; portVar: string; port: number }) => {
-    const port = Number(env[service.portVar] ?? service.port);
+    const port = Number(env[service.portVar] || service.port);
     // detached: Ctrl-C reaches only this process, which then stops the children in order.
     // node --import tsx, not the tsx CLI: the CLI is a second process between us and the service.
     const child = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, service.entry)], {
@@ -171,7 +181,7 @@ async function main(): Promise<void> {
 
   await Promise.all(SERVICES.map(launch));
   await launch(GATEWAY);
-  const gatewayPort = Number(env.GATEWAY_PORT ?? GATEWAY.port);
+  const gatewayPort = Number(env.GATEWAY_PORT || GATEWAY.port);
   if (env.SEED_DEMO_DATA !== 'false') {
     const jwt = await JwtService.create(loadConfig(jwtConfigShape, env));
     const created = await seedDemoData(`http://127.0.0.1:${gatewayPort}/graphql`, jwt);

@@ -40,10 +40,13 @@ export class StockProjection {
 
   start(): void {
     this.consumer.start();
-    this.resyncing = this.resyncSafely();
-    this.resyncTimer = setInterval(() => {
-      this.resyncing ??= this.resyncSafely().finally(() => (this.resyncing = undefined));
-    }, this.resyncIntervalMs);
+    this.startResync();
+    this.resyncTimer = setInterval(() => this.startResync(), this.resyncIntervalMs);
+  }
+
+  /** One resync at a time: a tick that finds the last one still running skips; each clears itself when done, so the next tick runs. */
+  private startResync(): void {
+    this.resyncing ??= this.resyncSafely().finally(() => (this.resyncing = undefined));
   }
 
   async stop(): Promise<void> {

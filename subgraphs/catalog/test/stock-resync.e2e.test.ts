@@ -1,0 +1,54 @@
+import { randomUUID } from 'node:crypto';
+import { useStack } from '../../../test/support/stack';
+import { login, randomPhone, type Session } from '../../../test/support/login';
+import { createPrisma, type PrismaClient } from '../../../kernel/src/prisma';
+
+const CREATE_PRODUCT = /* GraphQL */ `mutation($input: CreateProductInput!) { createProduct(input: $input) { id inStock } }`;
+const CREATE_ITEM = /* GraphQL */ `mutation($input: CreateInventoryItemInput!) { createInventoryItem(input: $input) { productId } }`;
+const IN_STOCK = /* GraphQL */ `query($id: ID!) { product(id: $id) { inStock } }`;
+
+/** Polls `read` until it returns `expected`, and fails with the last value read after `timeoutMs`. */
+async function eventually<T>(read: () => Promise<T>, expected: T, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let last = await read();
+  while (JSON.stringify(last) !== JSON.stringify(expected) && Date.now() < deadline) {
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    last = await read();
+  }
+  expect(last).toEqual(expected);
+}
+
+describe('the periodic stock resync (CATALOG_STOCK_RESYNC_SECONDS)', () => {
+  const adminPhone = randomPhone();
+  const ctx = useStack({ ADMIN_PHONES: adminPhone, CATALOG_STOCK_RESYNC_SECONDS: '1' });
+  let admin: Session;
+  let prisma: PrismaClient;
+  beforeAll(async () => {
+    admin = await login(ctx.stack, ctx.telegram, adminPhone);
+    prisma = createPrisma(process.env.DATABASE_URL!, { max: 1 });
+  });
+  afterAll(() => prisma?.$disconnect());
+
+  const asAdmin = (query: string, variables: Record<string, unknown>) => ctx.stack.gql(query, variables, { token: admin.accessToken });
+  const inStock = (id: string) => ctx.stack.gql(IN_STOCK, { id }).then((r) => r.data?.product?.inStock as boolean | undefined);
+
+  it('repairs a change whose event was lost, while the catalog keeps running', async () => {
+    // Given: a product in stock, as the catalog learnt from the inventory's events.
+    const created = await asAdmin(CREATE_PRODUCT, {
+      input: { sku: `RESYNC-${randomUUID().slice(0, 8)}`, name: 'Resync test teapot', category: `resync-${randomUUID().slice(0, 6)}`, price: { amount: 1900 } },
+    });
+    const id = created.data!.createProduct.id as string;
+    expect((await asAdmin(CREATE_ITEM, { input: { productId: id, onHand: 2 } })).errors).toBeUndefined();
+    await eventually(() => inStock(id), true, 10_000);
+
+    // When: the stock runs out with no event at all (written as the inventory would, its version from the sequence).
+    const [item] = await prisma.$queryRaw<Array<{ version: bigint }>>`
+      UPDATE "inventory"."inventory_items" SET "on_hand" = 0, "version" = nextval('"inventory".inventory_items_version_seq')
+      WHERE "product_id" = ${id}::uuid RETURNING "version"`;
+
+    // Then: within a few resync periods, with nothing restarted, the catalog shows it and holds that version.
+    await eventually(() => inStock(id), false, 10_000);
+    const product = await prisma.product.findUniqueOrThrow({ where: { id }, select: { stockVersion: true } });
+    expect(product.stockVersion).toBe(item!.version);
+  });
+});
