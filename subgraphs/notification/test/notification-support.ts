@@ -58,17 +58,7 @@ export class EventStreams {
   }
 }
 
-/** Polls `read` until `done` says so; fails with the last value seen. */
-export async function eventually<T>(read: () => Promise<T>, done: (value: T) => boolean, timeoutMs = 10_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last = await read();
-  while (!done(last)) {
-    if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms; last value: ${JSON.stringify(last, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v))}`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-    last = await read();
-  }
-  return last;
-}
+export { eventually } from '../../../test/support/eventually';
 
 export const MY_NOTIFICATIONS = /* GraphQL */ `
   query Feed($unreadOnly: Boolean, $first: Int, $after: String) {
