@@ -3,7 +3,7 @@ import WebSocket from 'ws';
 import { SignJWT } from 'jose';
 import { useStack, TEST_JWT_SECRET } from '../../test/support/stack';
 import { login, randomPhone, type Session } from '../../test/support/login';
-import { subscribe, waitForListeners, wsClient } from '../../test/support/subscriptions';
+import { stockProbe, subscribe, untilLive, wsClient } from '../../test/support/subscriptions';
 
 const ADJUST = /* GraphQL */ `
   mutation($id: ID!, $delta: Int!) { adjustStock(productId: $id, delta: $delta, reason: "lifetime test") { onHand } }
@@ -69,7 +69,7 @@ describe('subscriptions last exactly as long as they should', () => {
     const client = wsClient(shop.stack.gatewayUrl, admin.accessToken);
     const watch = subscribe(client, WATCH, { ids: [productId] });
     try {
-      await waitForListeners(shop.stack.env.REDIS_KEY_PREFIX!, 'stockUpdated', 1);
+      await untilLive(watch, shop.stack.env.REDIS_KEY_PREFIX!, stockProbe(productId));
       await shop.stack.gql(ADJUST, { id: productId, delta: 1 }, { token: admin.accessToken });
       const first = await watch.next();
       expect(first.errors).toBeUndefined();
