@@ -78,7 +78,8 @@ describe('FakeTelegram with node-telegram-bot-api 2.x', () => {
         const started = Date.now();
         bot.stop();
         await polling;
-        expect(Date.now() - started).toBeLessThan(1000);
+        // Far below the 30 s long poll it cut short.
+        expect(Date.now() - started).toBeLessThan(10_000);
       },
     };
   }
