@@ -1,3 +1,4 @@
+import { buildSchema, parse, validate } from 'graphql';
 import { useStack, type SubgraphName } from '../../test/support/stack';
 import { firstErrorCode, graphql } from '../../test/support/graphql';
 import { login, type Session } from '../../test/support/login';
@@ -54,19 +55,27 @@ describe('operation limits at the gateway', () => {
     expect(refused.response.errors![0]!.extensions!.limit).toBe(2000);
     expect(refused.response.data).toBeUndefined();
     // Without the token limit this took tens of seconds of validation on the gateway's only thread.
-    expect(refused.ms).toBeLessThan(2000);
+    expect(refused.ms).toBeLessThan(10_000);
     expect(ordinary.response.errors).toBeUndefined();
     expect(ordinary.response.data!.products.edges).toBeInstanceOf(Array);
-    expect(ordinary.ms).toBeLessThan(2000);
+    expect(ordinary.ms).toBeLessThan(10_000);
   });
 
   it('refuses a field repeated hundreds of times in one selection set before validation compares every pair', async () => {
+    const selecting = (repeats: number) => `query { products(first: 1) { edges { node { ${'id name '.repeat(repeats)} } } } }`;
+    const document = selecting(900);
+    // What graphql-js's validation (its overlapping-fields rule compares every pair) costs for a third of this document,
+    // a lower bound for the whole, measured on this machine as busy as it is now.
+    const shape = buildSchema('type Query { products(first: Int): Page } type Page { edges: [Edge] } type Edge { node: Product } type Product { id: ID name: String }');
+    const validating = Date.now();
+    validate(shape, parse(selecting(300)));
+    const validationMs = Date.now() - validating;
     const started = Date.now();
-    const response = await shop.stack.gql(`query { products(first: 1) { edges { node { ${'id name '.repeat(900)} } } } }`);
+    const response = await shop.stack.gql(document);
     expect(firstErrorCode(response)).toBe('TOO_MANY_FIELD_REPEATS');
     expect(response.errors![0]!.message).toBe('"id" is selected 900 times in one selection set; at most 20 are allowed.');
-    // graphql-js's overlapping-fields rule spends over a second on this document; the screen answers first.
-    expect(Date.now() - started).toBeLessThan(1000);
+    // The screen answered, through HTTP, before validation alone could have.
+    expect(Date.now() - started).toBeLessThan(validationMs);
     // Fragments spread into one selection set count too, and each fragment once however often it is spread.
     const fragments = Array.from({ length: 21 }, (_, i) => `fragment P${i} on Product { id }`).join(' ');
     const spreads = Array.from({ length: 21 }, (_, i) => `...P${i} ...P${i}`).join(' ');

@@ -3,7 +3,7 @@ import WebSocket from 'ws';
 import { useStack, type Stack } from '../../test/support/stack';
 import { login, randomPhone, type Session } from '../../test/support/login';
 import { firstErrorCode } from '../../test/support/graphql';
-import { subscribe, waitForListeners, wsClient } from '../../test/support/subscriptions';
+import { stockProbe, subscribe, untilLive, wsClient } from '../../test/support/subscriptions';
 import { startGateway, type GatewayServer } from '../src/app';
 import { loadGatewayConfig } from '../src/config';
 import type { FakeTelegram } from '../../test/support/fake-telegram';
@@ -54,7 +54,7 @@ describe('live stock over websockets', () => {
     const client = wsClient(stack.gatewayUrl);
     const watch = subscribe(client, STOCK_UPDATED, { ids: [productId], currency: true });
     try {
-      await waitForListeners(stack.env.REDIS_KEY_PREFIX!, 'stockUpdated', 1);
+      await untilLive(watch, stack.env.REDIS_KEY_PREFIX!, stockProbe(productId));
       await asAdmin(ADJUST, { id: productId, delta: 3 });
       const result = await watch.next();
       expect(result.errors).toBeUndefined();
@@ -79,15 +79,19 @@ describe('live stock over websockets', () => {
     const other = await newProduct('Pine shelf', 1);
     const client = wsClient(stack.gatewayUrl, admin.accessToken);
     const onlyWatched = subscribe(client, STOCK_UPDATED, { ids: [watched], currency: false });
-    const everything = subscribe(client, `subscription { stockUpdated { productId } }`);
+    // onHand too: it sets the probes apart.
+    const everything = subscribe(client, `subscription { stockUpdated { productId onHand } }`);
     try {
-      await waitForListeners(stack.env.REDIS_KEY_PREFIX!, 'stockUpdated', 1);
+      // Each one is live, not only the gateway's Redis subscription (which the first one opened).
+      await untilLive(onlyWatched, stack.env.REDIS_KEY_PREFIX!, stockProbe(watched));
+      await untilLive(everything, stack.env.REDIS_KEY_PREFIX!, stockProbe(other));
       await asAdmin(ADJUST, { id: other, delta: 1 });
       await asAdmin(ADJUST, { id: watched, delta: 2 });
       expect((await onlyWatched.next()).data!.live.productId).toBe(watched);
       const seen = [(await everything.next()).data!.stockUpdated.productId, (await everything.next()).data!.stockUpdated.productId];
       expect(seen).toEqual([other, watched]);
       expect(onlyWatched.results).toHaveLength(1);
+      expect(everything.results).toHaveLength(2);
       expect(onlyWatched.results[0]!.data!.live.product.price).toEqual({ amount: 1999 });
     } finally {
       onlyWatched.close();
@@ -104,7 +108,7 @@ describe('live stock over websockets', () => {
     const client = wsClient(second.url);
     const watch = subscribe(client, STOCK_UPDATED, { ids: [productId], currency: false });
     try {
-      await waitForListeners(stack.env.REDIS_KEY_PREFIX!, 'stockUpdated', 1);
+      await untilLive(watch, stack.env.REDIS_KEY_PREFIX!, stockProbe(productId));
       await asAdmin(ADJUST, { id: productId, delta: -4 }); // through the first gateway
       expect((await watch.next()).data!.live).toMatchObject({ productId, onHand: 6, product: { name: 'Brass door handle' } });
     } finally {

@@ -3,8 +3,9 @@ import WebSocket from 'ws';
 import Redis from 'ioredis';
 import { useStack } from '../../test/support/stack';
 import { login, randomPhone, type Session } from '../../test/support/login';
-import { subscribe, waitForListeners, wsClient } from '../../test/support/subscriptions';
+import { publishProbe, stockProbe, subscribe, untilLive, wsClient } from '../../test/support/subscriptions';
 import { liveChannel } from '../../kernel/src/events/envelope';
+import type { Probe } from '../../test/support/subscriptions';
 
 type Message = { id?: string; type: string; payload?: any };
 
@@ -35,12 +36,25 @@ function rawSocket(url: string, options: { headers?: Record<string, string> } = 
       };
       check();
     });
+  /** Until operation `id` has sent a result, publishes `probe` (the gateway's Redis subscription is shared, so only a delivery shows it is live). */
+  const untilLive = async (id: string, keyPrefix: string, probe: Probe, timeoutMs = 15_000) => {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      await publishProbe(keyPrefix, probe);
+      try {
+        return await waitFor((m) => m.id === id && m.type === 'next', 250);
+      } catch (error) {
+        if (Date.now() > deadline) throw error;
+      }
+    }
+  };
   return {
     socket,
     messages,
     closed,
     refused,
     opened,
+    untilLive,
     send: (message: Message) => socket.send(JSON.stringify(message)),
     init: async (payload: Record<string, unknown> = {}) => {
       await opened;
@@ -87,10 +101,12 @@ describe('websocket limits', () => {
     client.send({ id: '4', type: 'subscribe', payload: { query: 'subscription { stockUpdated { productId } }' } });
     const refusal = await client.waitFor((m) => m.id === '4' && m.type === 'error');
     expect(refusal.payload).toEqual([{ message: expect.stringMatching(/at most 3/), extensions: { code: 'TOO_MANY_SUBSCRIPTIONS', limit: 3 } }]);
-    // The three accepted ones are untouched, and completing one makes room for another.
+    // The three accepted ones are untouched, and completing one makes room for another: it gets events.
     client.send({ id: '1', type: 'complete' });
     client.send({ id: '5', type: 'subscribe', payload: { query: 'subscription { stockUpdated { productId } }' } });
-    await new Promise((resolve) => setTimeout(resolve, 300));
+    await client.untilLive('5', shop.stack.env.REDIS_KEY_PREFIX!, stockProbe(productId));
+    await client.untilLive('2', shop.stack.env.REDIS_KEY_PREFIX!, stockProbe(productId));
+    await client.untilLive('3', shop.stack.env.REDIS_KEY_PREFIX!, stockProbe(productId));
     expect(client.messages.filter((m) => m.type === 'error').map((m) => m.id)).toEqual(['4']);
     client.socket.close();
   });
@@ -99,7 +115,7 @@ describe('websocket limits', () => {
     const slow = rawSocket(shop.stack.gatewayUrl);
     await slow.init();
     slow.send({ id: '1', type: 'subscribe', payload: { query: `subscription { stockUpdated(productIds: ["${productId}"]) { productId onHand product { name } } }` } });
-    await waitForListeners(shop.stack.env.REDIS_KEY_PREFIX!, 'stockUpdated', 1);
+    await slow.untilLive('1', shop.stack.env.REDIS_KEY_PREFIX!, stockProbe(productId));
     // A burst far faster than the gateway can resolve each event through the subgraphs (5 may wait).
     const redis = new Redis(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379');
     try {
@@ -119,7 +135,7 @@ describe('websocket limits', () => {
     const client = wsClient(shop.stack.gatewayUrl);
     const watch = subscribe(client, `subscription($id: ID!) { stockUpdated(productIds: [$id]) { onHand } }`, { id: productId });
     try {
-      await waitForListeners(shop.stack.env.REDIS_KEY_PREFIX!, 'stockUpdated', 1);
+      await untilLive(watch, shop.stack.env.REDIS_KEY_PREFIX!, stockProbe(productId));
       await shop.stack.gql('mutation($id: ID!) { adjustStock(productId: $id, delta: 1, reason: "after the burst") { onHand } }', { id: productId }, { token: admin.accessToken });
       expect((await watch.next()).data).toEqual({ stockUpdated: { onHand: 11 } });
     } finally {

@@ -108,7 +108,20 @@ async function pendingCount(key: string, group: string): Promise<number> {
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-async function waitFor(what: string, check: () => boolean | Promise<boolean>, timeoutMs = 5000): Promise<void> {
+/** Counts the rejections of `object[method]` (an async method), which keeps working as before. */
+function countFailures<T extends object, K extends keyof T>(object: T, method: K): () => number {
+  let failures = 0;
+  const original = (object[method] as (...args: unknown[]) => Promise<unknown>).bind(object);
+  jest.spyOn(object, method as never).mockImplementation(((...args: unknown[]) =>
+    original(...args).catch((error: unknown) => {
+      failures += 1;
+      throw error;
+    })) as never);
+  return () => failures;
+}
+
+// Generous: a condition that holds returns at once, and a loaded machine may take seconds.
+async function waitFor(what: string, check: () => boolean | Promise<boolean>, timeoutMs = 15_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!(await check())) {
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
@@ -200,6 +213,7 @@ describe('transactional outbox and relay', () => {
     const relayLogger = createLogger('relay', 'silent');
     const warnings = jest.spyOn(relayLogger, 'warn');
     const outbox = relay({ schema, keyPrefix: prefix, redis: relayRedis, logger: relayLogger, maxBackoffMs: 200 });
+    const failedAttempts = countFailures(outbox, 'publishPending');
     const inCatalog = consumer({ keyPrefix: prefix, group: 'catalog' });
     const inNotifications = consumer({ keyPrefix: prefix, group: 'notification' });
     outbox.start();
@@ -208,7 +222,8 @@ describe('transactional outbox and relay', () => {
     proxy.block();
     const event = await commitStockChanged(schema);
     outbox.kick();
-    await sleep(1500);
+    // Several failed attempts, so "logged once" means once per outage, not once per attempt.
+    await waitFor('the relay to fail three times', () => failedAttempts() >= 3);
 
     expect(await redis.exists(key)).toBe(1); // made by the consumers' groups, empty
     expect(await redis.xlen(key)).toBe(0);
@@ -216,7 +231,7 @@ describe('transactional outbox and relay', () => {
     const outageWarnings = warnings.mock.calls.filter(([, message]) => String(message).startsWith('outbox relay cannot publish'));
     expect(outageWarnings).toHaveLength(1);
 
-    proxy.unblock();
+    await proxy.unblock();
     await waitFor('both groups to get the event', () => inCatalog.handled.length > 0 && inNotifications.handled.length > 0);
     await sleep(300);
     expect(inCatalog.handled).toEqual([event]);
@@ -256,7 +271,8 @@ describe('stream consumer', () => {
     const survivor = consumer({ keyPrefix: prefix, group: 'catalog', claimIdleMs });
 
     await waitFor('the survivor to process all three', () => survivor.handled.length === 3);
-    expect(Date.now() - startedAt).toBeLessThan(3000);
+    // Far below the default claimIdleMs (30 s): it was the 500 ms that applied.
+    expect(Date.now() - startedAt).toBeLessThan(15_000);
     expect(survivor.handled.map((event) => event.id).sort()).toEqual(committed.map((event) => event.id).sort());
     await waitFor('the entries acked', async () => (await pendingCount(key, 'catalog')) === 0);
   });
@@ -265,12 +281,15 @@ describe('stream consumer', () => {
     const { schema, prefix } = await isolated();
     const proxy = await startTcpProxy();
     later(() => proxy.close());
-    const consumerRedis = createRedis(proxy.url, logger);
+    // Quick reconnects: the outage fails several reads within a second or two.
+    const consumerRedis = createRedis(proxy.url, logger, { retryStrategy: () => 50 });
     later(() => consumerRedis.disconnect());
     const consumerLogger = createLogger('consumer', 'silent');
     const warnings = jest.spyOn(consumerLogger, 'warn');
     const outbox = relay({ schema, keyPrefix: prefix });
     const catalog = consumer({ keyPrefix: prefix, group: 'catalog', redis: consumerRedis, logger: consumerLogger });
+    // The consumer backs off (sleeps) after each failed read, and only then.
+    const backoffs = jest.spyOn(catalog.consumer as unknown as { sleep(ms: number): Promise<void> }, 'sleep');
     const before = await commitStockChanged(schema);
     await outbox.publishPending();
     await waitFor('the first event', () => catalog.handled.length === 1);
@@ -278,12 +297,12 @@ describe('stream consumer', () => {
     proxy.block();
     const during = await commitStockChanged(schema);
     await outbox.publishPending();
-    await sleep(1500);
+    await waitFor('two failed reads', () => backoffs.mock.calls.length >= 2);
     expect(catalog.handled).toEqual([before]);
     expect(warnings.mock.calls.filter(([, message]) => String(message).startsWith('stream consumer cannot read'))).toHaveLength(1);
 
-    proxy.unblock();
-    await waitFor('the event published during the outage', () => catalog.handled.length === 2, 10_000);
+    await proxy.unblock();
+    await waitFor('the event published during the outage', () => catalog.handled.length === 2);
     expect(catalog.handled).toEqual([before, during]);
   });
 
@@ -306,7 +325,7 @@ describe('stream consumer', () => {
 
     // A long claimIdleMs: only the re-read of its own pending entries can deliver it this soon.
     const restarted = consumer({ keyPrefix: prefix, group: 'catalog', consumer: 'catalog-1', claimIdleMs: 60_000 });
-    await waitFor('the retry', () => restarted.handled.length === 1, 2000);
+    await waitFor('the retry', () => restarted.handled.length === 1, 20_000);
     expect(restarted.handled).toEqual([event]);
   });
 
@@ -361,11 +380,18 @@ describe('stream consumer', () => {
 
   it('stops promptly while blocked on a read', async () => {
     const { prefix } = await isolated();
-    const idle = consumer({ keyPrefix: prefix, group: 'catalog', blockMs: 10_000 });
-    await sleep(300);
+    // Named, so CLIENT LIST shows when its read connection (a duplicate, same name) is blocked.
+    const name = `blocked-${randomBytes(4).toString('hex')}`;
+    const named = createRedis(REDIS_URL, logger, { connectionName: name });
+    later(() => named.disconnect());
+    const idle = consumer({ keyPrefix: prefix, group: 'catalog', blockMs: 10_000, redis: named });
+    await waitFor('the read blocked in Redis', async () =>
+      (await redis.client('LIST') as string).split('\n').some((line) => line.includes(` name=${name} `) && / flags=\w*b/.test(line) && line.includes(' cmd=xreadgroup')),
+    );
     const startedAt = Date.now();
     await idle.consumer.stop();
-    expect(Date.now() - startedAt).toBeLessThan(500);
+    // Well under the 10 s the read would otherwise block.
+    expect(Date.now() - startedAt).toBeLessThan(5000);
   });
 });
 

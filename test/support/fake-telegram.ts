@@ -174,6 +174,8 @@ export interface FaultSpec {
   /** For 429: seconds, sent as parameters.retry_after (default 1 for 429). */
   retryAfter?: number;
   migrateToChatId?: number;
+  /** Only a call for this chat_id takes the fault; other chats' calls pass by it. Without it, the next call of the method does. */
+  chatId?: number | string;
 }
 
 export interface WebhookState {
@@ -785,7 +787,7 @@ export class FakeTelegram {
   // Fault injection
   // -------------------------------------------------------------------------------------------
 
-  /** The next `times` calls of `method` get this error instead of being executed. */
+  /** The next `times` calls of `method` (for `fault.chatId`, if given) get this error instead of being executed. */
   failNext(method: KnownMethod | (string & {}), fault: FaultSpec, times = 1): void {
     const name = this.methodNames.get(method.toLowerCase()) ?? method;
     const list = this.faults.get(name) ?? [];
@@ -901,7 +903,7 @@ export class FakeTelegram {
     let result: HandlerResult;
     if (this.closed && method === 'getUpdates') {
       result = ok([]);
-    } else if (this.takeFault(method ?? rawMethod)) {
+    } else if (this.takeFault(method ?? rawMethod, params)) {
       result = this.lastFaultResponse;
     } else if (!method) {
       result = fail(404, 'Not Found');
@@ -917,10 +919,11 @@ export class FakeTelegram {
 
   private lastFaultResponse: TelegramResponse = fail(500, 'Internal Server Error');
 
-  private takeFault(method: string): boolean {
-    const list = this.faults.get(method);
-    const fault = list?.shift();
-    if (!fault) return false;
+  private takeFault(method: string, params: Params): boolean {
+    const list = this.faults.get(method) ?? [];
+    const index = list.findIndex((f) => f.chatId === undefined || String(f.chatId) === String(params.chat_id));
+    if (index < 0) return false;
+    const [fault] = list.splice(index, 1) as [FaultSpec];
     const code = fault.errorCode;
     const retryAfter = fault.retryAfter ?? (code === 429 ? 1 : undefined);
     const description = fault.description ?? (code === 429 ? `Too Many Requests: retry after ${retryAfter}` : DEFAULT_DESCRIPTIONS[code] ?? `Error ${code}`);

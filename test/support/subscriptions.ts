@@ -17,13 +17,20 @@ export function wsClient(httpUrl: string, accessToken?: string): Client {
 /** One subscription whose results are collected; `next()` waits for the next one. */
 export interface Subscription<T> {
   results: FormattedExecutionResult<T, unknown>[];
+  /** Results of probe events (see `untilLive`), kept out of `results` and `next()`. */
+  probes: FormattedExecutionResult<T, unknown>[];
   next(timeoutMs?: number): Promise<FormattedExecutionResult<T, unknown>>;
   error: Promise<unknown>;
   close(): void;
+  /** From now on, results that `isProbe` recognises go to `probes`. */
+  setAside(isProbe: (result: FormattedExecutionResult<T, unknown>) => boolean): void;
 }
 
 export function subscribe<T = Record<string, any>>(client: Client, query: string, variables: Record<string, unknown> = {}): Subscription<T> {
   const results: FormattedExecutionResult<T, unknown>[] = [];
+  const probes: FormattedExecutionResult<T, unknown>[] = [];
+  // Stock probes are told apart by their values, whoever sent them.
+  const probeTests: Array<(result: FormattedExecutionResult<T, unknown>) => boolean> = [isStockProbe];
   const waiters: Array<() => void> = [];
   let consumed = 0;
   let rejectError: (e: unknown) => void = () => undefined;
@@ -32,7 +39,7 @@ export function subscribe<T = Record<string, any>>(client: Client, query: string
     { query, variables },
     {
       next: (result) => {
-        results.push(result);
+        (probeTests.some((isProbe) => isProbe(result)) ? probes : results).push(result);
         waiters.splice(0).forEach((wake) => wake());
       },
       error: (e) => rejectError(e),
@@ -41,6 +48,7 @@ export function subscribe<T = Record<string, any>>(client: Client, query: string
   );
   return {
     results,
+    probes,
     error,
     next: (timeoutMs = 5000) =>
       new Promise((resolve, reject) => {
@@ -54,25 +62,65 @@ export function subscribe<T = Record<string, any>>(client: Client, query: string
         check();
       }),
     close: () => unsubscribe(),
+    setAside: (isProbe) => probeTests.push(isProbe),
   };
 }
 
-/**
- * Waits until `count` gateway connections listen on a live channel (Redis PUBSUB NUMSUB), so an
- * event published after this is seen by every subscriber: no sleeps, no races.
- */
-export async function waitForListeners(keyPrefix: string, name: string, count: number, timeoutMs = 5000): Promise<void> {
+/** An event a test publishes on a live channel to find out whether a subscription is live. */
+export interface Probe<T = Record<string, any>> {
+  /** The live channel's name: `stockUpdated`, `orderUpdated`, `notificationReceived`. */
+  channel: string;
+  /** An event on it that the subscription accepts. */
+  event: Record<string, unknown>;
+  /** Recognises the probe's results, which are then kept out of `results`; without it they stay there, and the test must tell them apart. */
+  isProbe?: (result: FormattedExecutionResult<T, unknown>) => boolean;
+}
+
+/** Marks a stock probe: no real stock goes below zero. */
+const PROBE_STOCK = -1;
+
+/** A stock change of `productId` nobody made (onHand and available -1): every subscription sets its results aside. */
+export function stockProbe(productId: string): Probe {
+  return {
+    channel: 'stockUpdated',
+    event: { productId, onHand: PROBE_STOCK, reserved: 0, available: PROBE_STOCK, lowStockThreshold: 0, version: 0, at: new Date(0).toISOString() },
+  };
+}
+
+/** A result of a stock probe, for a subscription that selects `onHand` or `available`. */
+function isStockProbe(result: FormattedExecutionResult<unknown, unknown>): boolean {
+  // The root field, under whatever alias.
+  const [update] = Object.values((result.data ?? {}) as Record<string, unknown>);
+  if (typeof update !== 'object' || update === null) return false;
+  const { onHand, available } = update as { onHand?: unknown; available?: unknown };
+  return onHand === PROBE_STOCK || available === PROBE_STOCK;
+}
+
+/** Publishes `probe.event` on its live channel, as a service's outbox relay does. */
+export async function publishProbe(keyPrefix: string, probe: Probe<any>): Promise<void> {
   const redis = new Redis(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379');
-  const channel = liveChannel(keyPrefix, name);
   try {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const [, listeners] = (await redis.pubsub('NUMSUB', channel)) as [string, number];
-      if (Number(listeners) >= count) return;
-      if (Date.now() > deadline) throw new Error(`${channel} has ${listeners} listeners, expected ${count}`);
-      await new Promise((resolve) => setTimeout(resolve, 25));
-    }
+    await redis.publish(liveChannel(keyPrefix, probe.channel), JSON.stringify(probe.event));
   } finally {
     redis.disconnect();
+  }
+}
+
+/**
+ * Resolves once `subscription` is live: an event published from now on reaches it. A gateway holds
+ * one Redis subscription per channel for all its subscribers, so Redis (PUBSUB NUMSUB) cannot tell
+ * when one more is listening: until the subscription delivers something, this publishes `probe`
+ * every 250 ms. Probe results that arrive later still are set aside by `probe.isProbe`.
+ */
+export async function untilLive<T>(subscription: Subscription<T>, keyPrefix: string, probe: Probe<T>, timeoutMs = 15_000): Promise<void> {
+  if (probe.isProbe) subscription.setAside(probe.isProbe);
+  const delivered = () => subscription.results.length + subscription.probes.length;
+  const before = delivered();
+  const deadline = Date.now() + timeoutMs;
+  while (delivered() === before) {
+    if (Date.now() > deadline) throw new Error(`the subscription was not live within ${timeoutMs} ms (probed with ${JSON.stringify(probe.event)})`);
+    await publishProbe(keyPrefix, probe);
+    const waitUntil = Math.min(Date.now() + 250, deadline);
+    while (delivered() === before && Date.now() < waitUntil) await new Promise((resolve) => setTimeout(resolve, 10));
   }
 }

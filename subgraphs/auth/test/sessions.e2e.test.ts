@@ -91,9 +91,20 @@ describe('sessions: refresh-token rotation, theft detection, logout', () => {
 
       const promoted = await stack.gql(SET_ROLE, { userId: user.userId, role: 'ADMIN' }, { token: admin.accessToken });
       expect(promoted.data!.setUserRole).toEqual({ id: user.userId, role: 'ADMIN' });
-      const next = (await stack.gql(REFRESH, { token: user.refreshToken })).data!.refreshToken;
-      expect(next.user.role).toBe('ADMIN');
-      expect((await stack.gql(USERS, { first: 1 }, { token: next.accessToken })).errors).toBeUndefined();
+      // The access token issued before the change keeps the role it was issued with.
+      expect(firstErrorCode(await stack.gql(USERS, { first: 1 }, { token: user.accessToken }))).toBe('FORBIDDEN');
+      const promotedPair = (await stack.gql(REFRESH, { token: user.refreshToken })).data!.refreshToken;
+      expect(promotedPair.user.role).toBe('ADMIN');
+      expect((await stack.gql(USERS, { first: 1 }, { token: promotedPair.accessToken })).errors).toBeUndefined();
+
+      // And back: demoted, the admin token already issued still works until it is replaced; the next one is a user's.
+      const demoted = await stack.gql(SET_ROLE, { userId: user.userId, role: 'USER' }, { token: admin.accessToken });
+      expect(demoted.data!.setUserRole).toEqual({ id: user.userId, role: 'USER' });
+      expect((await stack.gql(USERS, { first: 1 }, { token: promotedPair.accessToken })).errors).toBeUndefined();
+      const demotedPair = (await stack.gql(REFRESH, { token: promotedPair.refreshToken })).data!.refreshToken;
+      expect(demotedPair.user.role).toBe('USER');
+      expect(firstErrorCode(await stack.gql(USERS, { first: 1 }, { token: demotedPair.accessToken }))).toBe('FORBIDDEN');
+      expect(firstErrorCode(await stack.gql(SET_ROLE, { userId: admin.userId, role: 'USER' }, { token: demotedPair.accessToken }))).toBe('FORBIDDEN');
     });
 
     it('refuses bad role changes with a clear code', async () => {

@@ -3,8 +3,8 @@ import type { FakeTelegram, SentMessage } from '../../../test/support/fake-teleg
 import { useStack, type Stack } from '../../../test/support/stack';
 import { login, randomPhone, type Session } from '../../../test/support/login';
 import type { GraphQLResponse } from '../../../test/support/graphql';
-import { subscribe, waitForListeners, wsClient } from '../../../test/support/subscriptions';
-import { eventually } from './notification-support';
+import { subscribe, untilLive, wsClient } from '../../../test/support/subscriptions';
+import { EventStreams, eventually, notificationProbe } from './notification-support';
 
 const CREATE_PRODUCT = /* GraphQL */ `mutation($input: CreateProductInput!) { createProduct(input: $input) { id } }`;
 const CREATE_ITEM = /* GraphQL */ `mutation($input: CreateInventoryItemInput!) { createInventoryItem(input: $input) { productId } }`;
@@ -50,10 +50,12 @@ describe('confirming an order in Telegram', () => {
 
   it('asks with buttons, confirms on Confirm, commits the stock, and tells the customer, the admins and the live feed', async () => {
     const productId = await product(10);
+    const streams = new EventStreams(stack.env.REDIS_KEY_PREFIX!);
+    const probe = await notificationProbe(stack, streams, customer);
     const client = wsClient(stack.gatewayUrl, customer.accessToken);
     const live = subscribe(client, `subscription { notificationReceived { kind orderId } }`);
     try {
-      await waitForListeners(stack.env.REDIS_KEY_PREFIX!, 'notificationReceived', 1);
+      await untilLive(live, stack.env.REDIS_KEY_PREFIX!, probe);
       const order = await placeAndAsk(productId, 2);
       expect(order.ask.text).toContain('2 × Gooseneck kettle');
       expect(order.ask.text).toContain('$138.00');
@@ -82,6 +84,7 @@ describe('confirming an order in Telegram', () => {
     } finally {
       live.close();
       await client.dispose();
+      streams.close();
     }
   });
 

@@ -2,9 +2,11 @@ import { randomUUID } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import Redis from 'ioredis';
-import { liveChannel, streamKey, type EventEnvelope, type EventPayloads, type EventType, type OrderEvent, type StockChanged, EVENT_STREAMS } from '../../../kernel/src/events/envelope';
+import { streamKey, type EventEnvelope, type EventPayloads, type EventType, type OrderEvent, type StockChanged, EVENT_STREAMS } from '../../../kernel/src/events/envelope';
 import { JwtService } from '../../../kernel/src/jwt';
 import { TEST_JWT_SECRET, type Stack } from '../../../test/support/stack';
+import { eventually } from '../../../test/support/eventually';
+import type { Probe } from '../../../test/support/subscriptions';
 
 let nextOrderNumber = Math.floor(Math.random() * 900_000);
 
@@ -58,17 +60,7 @@ export class EventStreams {
   }
 }
 
-/** Polls `read` until `done` says so; fails with the last value seen. */
-export async function eventually<T>(read: () => Promise<T>, done: (value: T) => boolean, timeoutMs = 10_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last = await read();
-  while (!done(last)) {
-    if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms; last value: ${JSON.stringify(last, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v))}`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-    last = await read();
-  }
-  return last;
-}
+export { eventually };
 
 export const MY_NOTIFICATIONS = /* GraphQL */ `
   query Feed($unreadOnly: Boolean, $first: Int, $after: String) {
@@ -180,13 +172,19 @@ export class FakeOrderService {
   }
 }
 
-/** Until no gateway connection listens on a live channel any more (the last subscriber has gone). */
-export async function waitForNoListeners(keyPrefix: string, name: string, timeoutMs = 5000): Promise<void> {
-  const redis = new Redis(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379');
-  try {
-    const channel = liveChannel(keyPrefix, name);
-    await eventually(async () => Number(((await redis.pubsub('NUMSUB', channel)) as [string, number])[1]), (listeners) => listeners === 0, timeoutMs);
-  } finally {
-    redis.disconnect();
-  }
+/**
+ * A notification of `user`'s made to probe their live feed (see `untilLive`): a made-up order of
+ * theirs confirmed, through the order stream, once it is in their feed. Its results (told apart by
+ * its orderId, so the subscription must select `orderId`) are set aside.
+ */
+export async function notificationProbe(stack: Stack, streams: EventStreams, user: { userId: string; accessToken: string }): Promise<Probe> {
+  const order = orderEvent(user.userId, { status: 'CONFIRMED' });
+  await streams.publish('OrderConfirmed', order);
+  const items = await eventually(() => feed(stack, user.accessToken), (found) => found.some((n) => n.orderId === order.orderId));
+  const notification = items.find((n) => n.orderId === order.orderId)!;
+  return {
+    channel: 'notificationReceived',
+    event: { userId: user.userId, notificationId: notification.id },
+    isProbe: (result) => result.data?.notificationReceived?.orderId === order.orderId,
+  };
 }

@@ -2,8 +2,8 @@ import { FakeTelegram } from '../../../test/support/fake-telegram';
 import { startStack, type Stack } from '../../../test/support/stack';
 import { login, randomPhone, type Session } from '../../../test/support/login';
 import { firstErrorCode, graphql, type GraphQLResponse } from '../../../test/support/graphql';
-import { subscribe, waitForListeners, wsClient } from '../../../test/support/subscriptions';
-import { EventStreams, FakeOrderService, eventually, feed, orderEvent, waitForNoListeners } from './notification-support';
+import { subscribe, untilLive, wsClient } from '../../../test/support/subscriptions';
+import { EventStreams, FakeOrderService, eventually, feed, notificationProbe, orderEvent } from './notification-support';
 
 const MARK_READ = /* GraphQL */ `mutation($ids: [ID!]!) { markNotificationsRead(ids: $ids) { id kind readAt } }`;
 const FROM_EVENT = /* GraphQL */ `query($event: String!) { _notificationFromEvent(event: $event) { id kind title } }`;
@@ -168,12 +168,12 @@ describe('order events become notifications: in the feed, live, and in Telegram'
     expect(seen).toEqual(all.map((n) => n.id));
   });
 
-  /** One subscriber at a time: a second one on the same gateway shares its Redis subscription, so NUMSUB cannot tell when it is ready. */
+  /** A live subscription of `session`'s: probed with a notification of theirs, whose results it sets aside. */
   async function subscribed(session: Session) {
-    await waitForNoListeners(stack.env.REDIS_KEY_PREFIX!, 'notificationReceived');
+    const probe = await notificationProbe(stack, streams, session);
     const client = wsClient(stack.gatewayUrl, session.accessToken);
     const subscription = subscribe(client, NOTIFICATION_RECEIVED);
-    await waitForListeners(stack.env.REDIS_KEY_PREFIX!, 'notificationReceived', 1);
+    await untilLive(subscription, stack.env.REDIS_KEY_PREFIX!, probe);
     return Object.assign(subscription, { dispose: () => (subscription.close(), client.dispose()) });
   }
 

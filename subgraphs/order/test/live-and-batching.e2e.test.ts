@@ -1,7 +1,7 @@
 import { useStack, type Stack } from '../../../test/support/stack';
 import { login, randomPhone, type Session } from '../../../test/support/login';
 import { firstErrorCode } from '../../../test/support/graphql';
-import { subscribe, waitForListeners, wsClient, type Subscription } from '../../../test/support/subscriptions';
+import { subscribe, untilLive, wsClient, type Probe, type Subscription } from '../../../test/support/subscriptions';
 import { CONFIRM_ORDER, Shop, UNCAPPED, ok, type OrderNode } from './order-support';
 
 const ORDER_UPDATED = /* GraphQL */ `
@@ -13,7 +13,7 @@ const ORDER_UPDATED = /* GraphQL */ `
 type Update = { orderUpdated: { id: string; status: string } & Record<string, unknown> };
 
 /** Waits until the subscription has delivered an update matching `match`; returns it. */
-async function seen(subscription: Subscription<Update>, match: (update: Update['orderUpdated']) => boolean, timeoutMs = 5000): Promise<Update['orderUpdated']> {
+async function seen(subscription: Subscription<Update>, match: (update: Update['orderUpdated']) => boolean, timeoutMs = 15_000): Promise<Update['orderUpdated']> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const found = subscription.results.find((result) => result.data && match(result.data.orderUpdated));
@@ -38,28 +38,32 @@ describe('orderUpdated: people watch their orders change', () => {
     probe = await shop.product({ name: 'Probe', onHand: 100_000 });
   });
 
-  /**
-   * The gateway holds one Redis subscription for all its subscribers, so Redis cannot tell when a
-   * second subscriber is listening: each user places probe orders until every feed has shown one.
-   */
-  async function untilListening(feeds: Array<[Subscription<Update>, Session]>): Promise<void> {
-    const deadline = Date.now() + 10_000;
-    while (feeds.some(([feed]) => feed.results.length === 0)) {
-      if (Date.now() > deadline) throw new Error('the subscriptions never started');
-      await Promise.all(feeds.filter(([feed]) => feed.results.length === 0).map(([, user]) => shop.place(user, [{ productId: probe, quantity: 1 }])));
-      await new Promise((resolve) => setTimeout(resolve, 200));
-    }
+  /** An order of `user`'s the test will not touch: its event, sent again, shows when a feed is live. */
+  async function probeOrder(user: Session): Promise<OrderNode> {
+    return ok(await shop.place(user, [{ productId: probe, quantity: 1 }])).placeOrder as OrderNode;
   }
+
+  /** Announces `order` again on the live channel; its results are set aside while they show it unchanged. */
+  const orderProbe = (order: OrderNode, owner: Session): Probe<Update> => ({
+    channel: 'orderUpdated',
+    event: { orderId: order.id, userId: owner.userId },
+    isProbe: (result) => result.data?.orderUpdated.id === order.id && result.data.orderUpdated.status === order.status,
+  });
 
   it('shows the owner and admins each change of the order, and strangers nothing', async () => {
     const customer = await login(stack, ctx.telegram);
     const stranger = await login(stack, ctx.telegram);
     const bowl = await shop.product({ name: 'Stoneware bowl', price: 1800, onHand: 5 });
+    const [customerProbe, strangerProbe] = await Promise.all([probeOrder(customer), probeOrder(stranger)]);
     const clients = [wsClient(stack.gatewayUrl, customer.accessToken), wsClient(stack.gatewayUrl, admin.accessToken), wsClient(stack.gatewayUrl, stranger.accessToken)];
     const [mine, adminFeed, theirs] = clients.map((client) => subscribe<Update>(client, ORDER_UPDATED));
     try {
-      await waitForListeners(stack.env.REDIS_KEY_PREFIX!, 'orderUpdated', 1);
-      await untilListening([[mine!, customer], [adminFeed!, admin], [theirs!, stranger]]);
+      const prefix = stack.env.REDIS_KEY_PREFIX!;
+      await untilLive(mine!, prefix, orderProbe(customerProbe, customer));
+      // The admin sees every order: the others' probes are set aside too.
+      adminFeed!.setAside(orderProbe(strangerProbe, stranger).isProbe!);
+      await untilLive(adminFeed!, prefix, orderProbe(customerProbe, customer));
+      await untilLive(theirs!, prefix, orderProbe(strangerProbe, stranger));
 
       const placed = ok(await shop.place(customer, [{ productId: bowl, quantity: 2 }])).placeOrder as OrderNode;
       expect(await seen(mine!, (order) => order.id === placed.id)).toEqual({
@@ -102,8 +106,9 @@ describe('orderUpdated: people watch their orders change', () => {
     const anonymousClient = wsClient(stack.gatewayUrl);
     const anonymous = subscribe(anonymousClient, ORDER_UPDATED);
     try {
-      await waitForListeners(stack.env.REDIS_KEY_PREFIX!, 'orderUpdated', 1);
-      await untilListening([[all, customer]]);
+      // Each feed is probed with the watched order as it is now; the test then confirms it.
+      await untilLive(one, stack.env.REDIS_KEY_PREFIX!, orderProbe(watched, customer));
+      await untilLive(all, stack.env.REDIS_KEY_PREFIX!, orderProbe(watched, customer));
       const other = ok(await shop.place(customer, [{ productId: cup, quantity: 2 }])).placeOrder as OrderNode;
       ok(await stack.gql(CONFIRM_ORDER, { id: watched.id }, { token: customer.accessToken }));
       await seen(all, (order) => order.id === watched.id && order.status === 'CONFIRMED');

@@ -93,16 +93,7 @@ export async function inventoryTrail(prisma: PrismaClient, orderId: string) {
   };
 }
 
-/** Polls `read` until `done` holds (or throws with the last value after `timeoutMs`). */
-export async function eventually<T>(read: () => Promise<T>, done: (value: T) => boolean, timeoutMs = 10_000, everyMs = 100): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await read();
-    if (done(value)) return value;
-    if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms; last value: ${JSON.stringify(value, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v))}`);
-    await new Promise((resolve) => setTimeout(resolve, everyMs));
-  }
-}
+export { eventually } from '../../../test/support/eventually';
 
 /** For stories whose customer leaves many orders awaiting confirmation: the cap is not what they are about (unconfirmed-cap.e2e.test.ts is). */
 export const UNCAPPED = { ORDER_MAX_UNCONFIRMED_PER_USER: '1000' };
