@@ -49,7 +49,8 @@ describe('the embedded PostgreSQL under several concurrent clients', () => {
           await tx.inventoryItem.create({ data: { productId, onHand: i } });
           await tx.stockMovement.create({ data: { productId, deltaOnHand: i, deltaReserved: 0, reason: 'embedded test', actor: 'test' } });
           if (i % 3 === 0) throw new Error('roll back');
-        });
+          // PGlite runs one statement at a time for everyone: thirty transactions queue, as the services' own (15 s) do.
+        }, { maxWait: 30_000, timeout: 30_000 });
         if (i % 3 === 0) await expect(work).rejects.toThrow('roll back');
         else {
           await work;
