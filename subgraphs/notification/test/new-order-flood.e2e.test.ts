@@ -89,7 +89,8 @@ describe('a flood of new orders: every customer is asked, admins hear of it in a
     const later = placedAt(orderEvent(customers[0]!.userId), windowStart + WINDOW_MS + 1_000);
     await streams.publishEnvelope(later);
     for (const admin of admins) await telegram.waitForMessage({ chatId: admin.person.chatId, textIncludes: `New order ${later.payload.number}` }, 10_000);
-  });
+    // Forty-six events through the consumers, the digest and the Telegram sender: minutes on a busy machine, not seconds.
+  }, 120_000);
 
   it('counts each order once with several notification processes reading the stream', async () => {
     // A second notification service on the same database and streams (without a bot: its notifications stay in the feed).
@@ -97,6 +98,7 @@ describe('a flood of new orders: every customer is asked, admins hear of it in a
     try {
       const before = new Map(await Promise.all(admins.map(async (admin) => [admin.userId, new Set((await feed(stack, admin.accessToken)).map((n) => n.id))] as const)));
       const events = flood(60, pastWindow(10));
+      const orderIds = new Set(events.map((e) => e.payload.orderId));
       for (const event of events) await streams.publishEnvelope(event);
       for (const event of events.slice(0, 10)) await streams.publishEnvelope(event);
 
@@ -104,10 +106,12 @@ describe('a flood of new orders: every customer is asked, admins hear of it in a
         await eventually(() => feed(stack, admin.accessToken), (items) => items.some((n) => n.title === '59 more new orders'), 20_000);
       }
       await everyCustomerAsked(events);
-      const orderIds = new Set(events.map((e) => e.payload.orderId));
       for (const admin of admins) {
-        // Whichever process counted first told that order; every other one is in the summary.
-        const told = aboutNewOrders(await feed(stack, admin.accessToken)).filter((n) => !before.get(admin.userId)!.has(n.id));
+        // Whichever process counted first told that order; every other one is in the summary. Only this flood's
+        // notifications count: the story before may still be finishing its own on a slow machine.
+        const told = aboutNewOrders(await feed(stack, admin.accessToken)).filter(
+          (n) => !before.get(admin.userId)!.has(n.id) && (n.kind === 'NEW_ORDERS_SUMMARY' ? n.title !== '39 more new orders' : orderIds.has(n.orderId!)),
+        );
         expect(told.map((n) => n.kind)).toEqual(['NEW_ORDERS_SUMMARY', 'ORDER_PLACED']);
         expect(told[0]!.title).toBe('59 more new orders');
         expect(orderIds.has(told[1]!.orderId!)).toBe(true);
@@ -120,5 +124,5 @@ describe('a flood of new orders: every customer is asked, admins hear of it in a
     } finally {
       await second.stop();
     }
-  });
+  }, 120_000);
 });
