@@ -1,9 +1,8 @@
 import { randomUUID } from 'node:crypto';
-import WebSocket from 'ws';
 import { SignJWT, decodeJwt } from 'jose';
 import { useStack, TEST_JWT_SECRET } from '../../test/support/stack';
 import { login, randomPhone, type Session } from '../../test/support/login';
-import { stockProbe, subscribe, untilLive, wsClient } from '../../test/support/subscriptions';
+import { rawSocket, stockProbe, subscribe, untilLive, wsClient } from '../../test/support/subscriptions';
 
 const ADJUST = /* GraphQL */ `
   mutation($id: ID!, $delta: Int!) { adjustStock(productId: $id, delta: $delta, reason: "lifetime test") { onHand } }
@@ -24,27 +23,6 @@ function shortLivedAccessToken(userId: string, seconds: number): Promise<string>
     .setIssuedAt(now)
     .setExpirationTime(now + seconds)
     .sign(new TextEncoder().encode(TEST_JWT_SECRET));
-}
-
-/** A raw graphql-transport-ws socket: init with `token`, subscribe once, report the close code. */
-function rawSubscriber(url: string, token: string, query: string) {
-  const socket = new WebSocket(url.replace(/^http/, 'ws'), 'graphql-transport-ws');
-  const messages: Array<{ type: string; payload?: unknown }> = [];
-  const closed = new Promise<{ code: number; reason: string; at: number }>((resolve) =>
-    socket.on('close', (code, reason) => resolve({ code, reason: reason.toString(), at: Date.now() })),
-  );
-  const acknowledged = new Promise<void>((resolve) => {
-    socket.on('message', (data) => {
-      const message = JSON.parse(data.toString()) as { type: string; payload?: unknown };
-      messages.push(message);
-      if (message.type === 'connection_ack') {
-        socket.send(JSON.stringify({ id: '1', type: 'subscribe', payload: { query } }));
-        resolve();
-      }
-    });
-  });
-  socket.on('open', () => socket.send(JSON.stringify({ type: 'connection_init', payload: { authorization: `Bearer ${token}` } })));
-  return { socket, messages, closed, acknowledged };
 }
 
 describe('subscriptions last exactly as long as they should', () => {
@@ -90,8 +68,9 @@ describe('subscriptions last exactly as long as they should', () => {
   it('closes a socket with 4401 when the access token that opened it expires', async () => {
     // Long enough to open the socket with it on a busy machine (whole seconds: it may expire up to 1 s early).
     const token = await shortLivedAccessToken(admin.userId, 4);
-    const subscriber = rawSubscriber(shop.stack.gatewayUrl, token, 'subscription { notificationReceived { title } }');
-    await subscriber.acknowledged;
+    const subscriber = rawSocket(shop.stack.gatewayUrl);
+    await subscriber.init({ authorization: `Bearer ${token}` });
+    subscriber.send({ id: '1', type: 'subscribe', payload: { query: 'subscription { notificationReceived { title } }' } });
     const { code, reason, at } = await subscriber.closed;
     expect(code).toBe(4401);
     expect(reason).toMatch(/expired/);
@@ -102,7 +81,9 @@ describe('subscriptions last exactly as long as they should', () => {
 
   it('refuses a socket whose token has already expired (4403), as it refuses any bad token', async () => {
     const token = await shortLivedAccessToken(admin.userId, -5);
-    const subscriber = rawSubscriber(shop.stack.gatewayUrl, token, 'subscription { notificationReceived { title } }');
+    const subscriber = rawSocket(shop.stack.gatewayUrl);
+    await subscriber.opened;
+    subscriber.send({ type: 'connection_init', payload: { authorization: `Bearer ${token}` } });
     expect((await subscriber.closed).code).toBe(4403);
   });
 });

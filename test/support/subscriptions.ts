@@ -124,3 +124,64 @@ export async function untilLive<T>(subscription: Subscription<T>, keyPrefix: str
     while (delivered() === before && Date.now() < waitUntil) await new Promise((resolve) => setTimeout(resolve, 10));
   }
 }
+
+export type WsMessage = { id?: string; type: string; payload?: any };
+
+/** A raw graphql-transport-ws socket, so a test can misbehave the way a hostile or broken client would. */
+export function rawSocket(url: string, options: { headers?: Record<string, string> } = {}) {
+  const socket = new WebSocket(url.replace(/^http/, 'ws'), 'graphql-transport-ws', { headers: options.headers });
+  const messages: WsMessage[] = [];
+  const waiters: Array<() => void> = [];
+  socket.on('message', (data) => {
+    messages.push(JSON.parse(data.toString()) as WsMessage);
+    waiters.splice(0).forEach((wake) => wake());
+  });
+  const closed = new Promise<{ code: number; reason: string; at: number }>((resolve) =>
+    socket.on('close', (code, reason) => resolve({ code, reason: reason.toString(), at: Date.now() })),
+  );
+  const refused = new Promise<number>((resolve) => socket.on('unexpected-response', (_req, res) => resolve(res.statusCode ?? 0)));
+  const opened = new Promise<void>((resolve, reject) => {
+    socket.on('open', () => resolve());
+    socket.on('error', reject);
+  });
+  const waitFor = (match: (m: WsMessage) => boolean, timeoutMs = 5000) =>
+    new Promise<WsMessage>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`no matching message; got ${JSON.stringify(messages)}`)), timeoutMs);
+      const check = () => {
+        const found = messages.find(match);
+        if (found) {
+          clearTimeout(timer);
+          resolve(found);
+        } else waiters.push(check);
+      };
+      check();
+    });
+  /** Until operation `id` has sent a result, publishes `probe` (the gateway's Redis subscription is shared, so only a delivery shows it is live). */
+  const untilLive = async (id: string, keyPrefix: string, probe: Probe, timeoutMs = 15_000) => {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      await publishProbe(keyPrefix, probe);
+      try {
+        return await waitFor((m) => m.id === id && m.type === 'next', 250);
+      } catch (error) {
+        if (Date.now() > deadline) throw error;
+      }
+    }
+  };
+  return {
+    socket,
+    messages,
+    closed,
+    refused,
+    opened,
+    untilLive,
+    send: (message: WsMessage) => socket.send(JSON.stringify(message)),
+    init: async (payload: Record<string, unknown> = {}) => {
+      await opened;
+      socket.send(JSON.stringify({ type: 'connection_init', payload }));
+      await waitFor((m) => m.type === 'connection_ack');
+    },
+    waitFor,
+  };
+}
+
