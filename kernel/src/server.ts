@@ -8,7 +8,6 @@ import { expressMiddleware } from '@as-integrations/express5';
 import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHttpServer';
 import { ApolloServerPluginInlineTraceDisabled } from '@apollo/server/plugin/disabled';
 import { buildSubgraphSchema } from '@apollo/subgraph';
-import type { GraphQLResolverMap } from '@apollo/subgraph/dist/schema-helper';
 import { authenticate, socketAddress, type Identity } from './identity';
 import type { JwtService } from './jwt';
 import type { Logger } from './logger';
@@ -33,10 +32,14 @@ export function loadTypeDefs(file: string): DocumentNode {
   return parse(fs.readFileSync(file, 'utf8'));
 }
 
+/** The resolvers buildSubgraphSchema takes (its own type sits on a path the package does not export). */
+type SubgraphResolverMap = NonNullable<Extract<Parameters<typeof buildSubgraphSchema>[0], { typeDefs: unknown }>['resolvers']>;
+
 export interface SubgraphOptions<TContext extends BaseContext> {
   name: string;
   typeDefs: DocumentNode;
-  resolvers: GraphQLResolverMap<TContext>;
+  /** The subgraph's `Resolvers` from generated/graphql/<subgraph>/resolvers.ts (npm run codegen). */
+  resolvers: object;
   jwt: JwtService;
   logger: Logger;
   readiness: Record<string, ReadinessCheck>;
@@ -51,6 +54,11 @@ export interface SubgraphOptions<TContext extends BaseContext> {
   queryCount?: () => number;
 }
 
+/** A subgraph's executable schema: its SDL and its codegen-typed resolvers. */
+export function subgraphSchema(typeDefs: DocumentNode, resolvers: object) {
+  return buildSubgraphSchema([{ typeDefs, resolvers: resolvers as SubgraphResolverMap }]);
+}
+
 /** Starts a federation subgraph: POST /graphql, GET /health, GET /ready, bounded bodies, masked errors. */
 export async function startSubgraph<TContext extends BaseContext>(options: SubgraphOptions<TContext>): Promise<RunningServer> {
   const { logger, jwt } = options;
@@ -58,7 +66,7 @@ export async function startSubgraph<TContext extends BaseContext>(options: Subgr
   app.disable('x-powered-by');
   const httpServer = http.createServer(app);
   const apollo = new ApolloServer<TContext>({
-    schema: buildSubgraphSchema([{ typeDefs: options.typeDefs, resolvers: options.resolvers as GraphQLResolverMap<unknown> }]),
+    schema: subgraphSchema(options.typeDefs, options.resolvers),
     formatError: formatError(logger),
     includeStacktraceInErrorResponses: false,
     // runService handles SIGINT/SIGTERM and stops everything in order.

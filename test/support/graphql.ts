@@ -1,3 +1,5 @@
+import type { DocumentTypeDecoration } from '@graphql-typed-document-node/core';
+
 /** A plain HTTP GraphQL client for tests: what a web or mobile front end sends. */
 export interface GraphQLResponse<T = Record<string, any>> {
   status: number;
@@ -11,15 +13,22 @@ export interface RequestOptions {
   headers?: Record<string, string>;
 }
 
-export async function graphql<T = Record<string, any>>(
+/**
+ * An operation: a `gql(...)` document from generated/graphql/gateway (checked against the API schema
+ * by `npm run codegen`, its result and variables typed), or a plain string for what a typed document
+ * can't be (a malformed or refused query, on purpose).
+ */
+export type Operation<TResult, TVariables> = DocumentTypeDecoration<TResult, TVariables> | string;
+
+export async function graphql<T = Record<string, any>, V = Record<string, unknown>>(
   url: string,
-  query: string,
-  variables: Record<string, unknown> = {},
+  query: Operation<T, V>,
+  variables?: V,
   options: RequestOptions = {},
 ): Promise<GraphQLResponse<T>> {
   const headers: Record<string, string> = { 'content-type': 'application/json', ...options.headers };
   if (options.token) headers.authorization = `Bearer ${options.token}`;
-  const response = await fetch(url, { method: 'POST', headers, body: JSON.stringify({ query, variables }) });
+  const response = await fetch(url, { method: 'POST', headers, body: JSON.stringify({ query: String(query), variables: variables ?? {} }) });
   const raw = await response.text();
   let body: { data?: T; errors?: GraphQLResponse['errors'] } = {};
   try {

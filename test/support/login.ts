@@ -1,4 +1,5 @@
 import { parsePhoneNumberFromString } from 'libphonenumber-js/max';
+import { gql } from '../../generated/graphql/gateway';
 import type { FakeTelegram, FakeUser } from './fake-telegram';
 import type { Stack } from './stack';
 
@@ -12,14 +13,14 @@ export function randomPhone(): string {
   }
 }
 
-export const REQUEST_OTP = /* GraphQL */ `
+export const REQUEST_OTP = gql(`
   mutation RequestOtp($phone: String!) { requestOtp(phone: $phone) { phone expiresAt resendAfter } }
-`;
-export const VERIFY_OTP = /* GraphQL */ `
+`);
+export const VERIFY_OTP = gql(`
   mutation VerifyOtp($phone: String!, $code: String!) {
     verifyOtp(phone: $phone, code: $code) { accessToken refreshToken expiresIn user { id phone role telegramLinked } }
   }
-`;
+`);
 
 /** A person opens the bot, presses Start and shares their own contact: their chat is bound to the phone. */
 export async function bindTelegram(telegram: FakeTelegram, phone: string): Promise<FakeUser> {

@@ -15,7 +15,7 @@ import { startGateway } from '../../gateway/src/app';
 import { loadGatewayConfig } from '../../gateway/src/config';
 import type { RunningServer } from '../../kernel/src/server';
 import { JwtService } from '../../kernel/src/jwt';
-import { graphql, type GraphQLResponse, type RequestOptions } from './graphql';
+import { graphql, type GraphQLResponse, type Operation, type RequestOptions } from './graphql';
 import { FakeTelegram } from './fake-telegram';
 
 export const TEST_JWT_SECRET = 'test-secret-that-is-long-enough-for-hs256-0123456789';
@@ -52,7 +52,7 @@ export interface Stack {
   /** A token as a platform service (the order saga, say) sends it to a subgraph. */
   serviceToken(service?: string): Promise<string>;
   /** POST to the gateway's /graphql. */
-  gql<T = Record<string, any>>(query: string, variables?: Record<string, unknown>, options?: RequestOptions): Promise<GraphQLResponse<T>>;
+  gql<T = Record<string, any>, V = Record<string, unknown>>(query: Operation<T, V>, variables?: V, options?: RequestOptions): Promise<GraphQLResponse<T>>;
   stop(): Promise<void>;
 }
 

@@ -1,14 +1,15 @@
-import DataLoader from 'dataloader';
+import type DataLoader from 'dataloader';
 import { DateTimeResolver } from 'graphql-scalars';
-import type { GraphQLResolverMap } from '@apollo/subgraph/dist/schema-helper';
 import type { User } from '../../../kernel/src/prisma';
+import type { Resolvers, User as UserType } from '../../../generated/graphql/auth/resolvers';
+import { batchLoader } from '../../../kernel/src/loaders';
+import type { EveryFieldResolved, Unresolved } from '../../../kernel/src/resolver-coverage';
 import type { BaseContext } from '../../../kernel/src/server';
 import { requireAdmin, requireService } from '../../../kernel/src/identity';
 import { forbidden } from '../../../kernel/src/errors';
-import type { Role } from '../../../kernel/src/jwt';
 import type { LoginService } from './service';
 import type { AuthPayload, SessionService } from './sessions';
-import type { TelegramContact, UserService } from './users';
+import type { UserService } from './users';
 
 export interface AuthContext extends BaseContext {
   login: LoginService;
@@ -24,10 +25,7 @@ export function createAuthContext(base: BaseContext, services: Pick<AuthContext,
     ...base,
     ...services,
     authenticatedAs: new Set(),
-    userById: new DataLoader(async (ids) => {
-      const found = await services.users.findManyByIds(ids);
-      return ids.map((id) => found.get(id) ?? null);
-    }),
+    userById: batchLoader((ids) => services.users.findManyByIds(ids), null),
   };
 }
 
@@ -44,11 +42,11 @@ function authenticated(context: AuthContext) {
   };
 }
 
-export const resolvers: GraphQLResolverMap<AuthContext> = {
+export const resolvers = {
   DateTime: DateTimeResolver,
   Query: {
     me: (_root, _args, { identity, userById }) => (identity.kind === 'user' ? userById.load(identity.userId) : null),
-    users: (_root, args: { first: number; after?: string | null }, { identity, users }) => {
+    users: (_root, args, { identity, users }) => {
       requireAdmin(identity);
       return users.list(args.first, args.after);
     },
@@ -58,26 +56,29 @@ export const resolvers: GraphQLResolverMap<AuthContext> = {
     },
   },
   Mutation: {
-    requestOtp: (_root, args: { phone: string }, { identity, login }) =>
+    requestOtp: (_root, args, { identity, login }) =>
       login.requestOtp(args.phone, identity.kind === 'service' ? undefined : identity.ip),
-    verifyOtp: (_root, args: { phone: string; code: string }, context) =>
+    verifyOtp: (_root, args, context) =>
       context.login.verifyOtp(args.phone, args.code).then(authenticated(context)),
-    refreshToken: (_root, args: { refreshToken: string }, context) =>
+    refreshToken: (_root, args, context) =>
       context.sessions.refresh(args.refreshToken).then(authenticated(context)),
-    logout: (_root, args: { refreshToken: string }, { sessions }) => sessions.logout(args.refreshToken),
-    setUserRole: (_root, args: { userId: string; role: Role }, { identity, users }) =>
+    logout: (_root, args, { sessions }) => sessions.logout(args.refreshToken),
+    setUserRole: (_root, args, { identity, users }) =>
       users.setRole(requireAdmin(identity).userId, args.userId, args.role),
-    bindTelegram: (_root, args: TelegramContact, { identity, users }) => {
+    bindTelegram: (_root, args, { identity, users }) => {
       requireService(identity);
       return users.bindTelegram(args);
     },
   },
   User: {
-    __resolveReference: (ref: { id: string }, { userById }: AuthContext) => userById.load(ref.id),
-    phone: (user: User, _args, context) => {
+    __resolveReference: (ref, { userById }) => userById.load(ref.id),
+    phone: (user, _args, context) => {
       if (!canSeePhone(context, user)) throw forbidden('Only the user themselves or an admin can see a phone number.');
       return user.phone;
     },
-    telegramLinked: (user: User) => user.telegramChatId !== null,
+    telegramLinked: (user) => user.telegramChatId !== null,
   },
-};
+} satisfies Resolvers;
+
+// Fields the Prisma model serves by itself: a renamed one fails here.
+export type FieldsResolved = EveryFieldResolved<Unresolved<UserType, User, typeof resolvers.User>>;

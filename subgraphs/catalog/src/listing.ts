@@ -4,23 +4,10 @@ import { isUuid } from '../../../kernel/src/ids';
 import { decodeCursor, encodeCursor, readTimestamp } from '../../../kernel/src/pagination';
 import { RANK_WEIGHTS, searchQuery } from './search';
 
-export type ProductSort = 'RELEVANCE' | 'PRICE_ASC' | 'PRICE_DESC' | 'NEWEST';
+import type { ProductFilter, ProductSort, QueryProductsArgs } from '../../../generated/graphql/catalog/resolvers';
 
-export interface ProductFilter {
-  search?: string | null;
-  category?: string | null;
-  minPrice?: number | null;
-  maxPrice?: number | null;
-  inStock?: boolean | null;
-  attributes?: Array<{ key: string; value: unknown }> | null;
-}
-
-export interface ProductListArgs {
-  filter?: ProductFilter | null;
-  sort?: ProductSort | null;
-  first?: number | null;
-  after?: string | null;
-}
+/** What `products(...)` takes: filter, sort, first, after. */
+export type ProductListArgs = Partial<QueryProductsArgs>;
 
 export interface ProductConnection {
   edges: Array<{ cursor: string; node: Product }>;

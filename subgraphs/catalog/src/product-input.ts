@@ -1,18 +1,7 @@
 import { badUserInput } from '../../../kernel/src/errors';
+import type { CreateProductInput, UpdateProductInput } from '../../../generated/graphql/catalog/resolvers';
 
-/** What an admin sends to create a product (the GraphQL CreateProductInput). */
-export interface CreateProductInput {
-  sku: string;
-  name: string;
-  description?: string | null;
-  category: string;
-  price: { amount: number; currency: string };
-  attributes?: unknown;
-  images?: string[] | null;
-}
-
-/** Only the fields given change; null clears an optional field. */
-export type UpdateProductInput = { [K in keyof CreateProductInput]?: CreateProductInput[K] | null };
+export type { CreateProductInput, UpdateProductInput };
 
 /** A checked product, ready for the database. */
 export interface ProductFields {

@@ -1,14 +1,12 @@
 import { ApolloServer } from '@apollo/server';
 import { ApolloServerPluginInlineTraceDisabled } from '@apollo/server/plugin/disabled';
-import { buildSubgraphSchema } from '@apollo/subgraph';
-import type { GraphQLResolverMap } from '@apollo/subgraph/dist/schema-helper';
 import { FakeTelegram } from '../../../test/support/fake-telegram';
 import { testEnv, useStack, type Stack } from '../../../test/support/stack';
 import { login, randomPhone, type Session } from '../../../test/support/login';
 import { graphql } from '../../../test/support/graphql';
 import { JwtService } from '../../../kernel/src/jwt';
 import { createPrisma, type PrismaClient } from '../../../kernel/src/prisma';
-import { loadTypeDefs } from '../../../kernel/src/server';
+import { loadTypeDefs, subgraphSchema } from '../../../kernel/src/server';
 import { loadGatewayConfig } from '../../../gateway/src/config';
 import { CATALOG_SCHEMA_FILE, createCatalogServices } from '../src/app';
 import { createCatalogContext, resolvers, type CatalogContext } from '../src/resolvers';
@@ -325,7 +323,7 @@ describe('entity references are batched: a page costs the same few statements wh
       ids.push((await services.products.create({ sku: uniqueSku('BATCH'), name: `Batch Widget ${i}`, category, price: { amount: 100 + i, currency: 'USD' } })).id);
     }
     server = new ApolloServer<CatalogContext>({
-      schema: buildSubgraphSchema([{ typeDefs, resolvers: resolvers as GraphQLResolverMap<unknown> }]),
+      schema: subgraphSchema(typeDefs, resolvers),
       plugins: [ApolloServerPluginInlineTraceDisabled()],
     });
     await server.start();

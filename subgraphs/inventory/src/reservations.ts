@@ -5,6 +5,7 @@ import { AppError, ErrorCode, badUserInput, notFound, outOfStock } from '../../.
 import type { Logger } from '../../../kernel/src/logger';
 import { ITEM_COLUMNS, NEXT_VERSION, type ItemRow, type StockService } from './stock';
 import type { StockEvents } from './stock-events';
+import type { ReservationLineInput } from '../../../generated/graphql/inventory/resolvers';
 
 export type ReservationStatus = 'RESERVED' | 'RELEASED' | 'COMMITTED';
 
@@ -15,10 +16,6 @@ export interface Reservation {
   expiresAt: Date | null;
 }
 
-export interface ReservationLineInput {
-  productId: string;
-  quantity: number;
-}
 
 const MAX_LINES = 100;
 const MAX_QUANTITY = 10_000;

@@ -1,12 +1,14 @@
-import DataLoader from 'dataloader';
+import type DataLoader from 'dataloader';
 import { DateTimeResolver } from 'graphql-scalars';
-import type { GraphQLResolverMap } from '@apollo/subgraph/dist/schema-helper';
-import type { InventoryItem } from '../../../kernel/src/prisma';
+import type { InventoryItem, StockMovement } from '../../../kernel/src/prisma';
+import type { InventoryItem as InventoryItemType, Resolvers, StockMovement as StockMovementType, StockUpdate as StockUpdateType } from '../../../generated/graphql/inventory/resolvers';
+import { batchLoader } from '../../../kernel/src/loaders';
+import type { EveryFieldResolved, Unresolved } from '../../../kernel/src/resolver-coverage';
 import type { BaseContext } from '../../../kernel/src/server';
 import { actorOf, requireAdmin, requireService } from '../../../kernel/src/identity';
 import { badUserInput } from '../../../kernel/src/errors';
 import type { StockChanged } from '../../../kernel/src/events/envelope';
-import type { ReservationLineInput, ReservationService } from './reservations';
+import type { ReservationService } from './reservations';
 import type { StockService } from './stock';
 
 export interface InventoryContext extends BaseContext {
@@ -19,10 +21,7 @@ export function createInventoryContext(base: BaseContext, services: Pick<Invento
   return {
     ...base,
     ...services,
-    itemByProductId: new DataLoader(async (ids) => {
-      const found = await services.stock.findManyByProductIds(ids);
-      return ids.map((id) => found.get(id) ?? null);
-    }),
+    itemByProductId: batchLoader((ids) => services.stock.findManyByProductIds(ids), null),
   };
 }
 
@@ -37,51 +36,61 @@ function parseStockEvent(raw: string): StockChanged {
   throw badUserInput('event', 'Not a StockChanged event.');
 }
 
-export const resolvers: GraphQLResolverMap<InventoryContext> = {
+/** A product as this subgraph knows it: an id whose stock it holds. */
+export type ProductRef = { id: string };
+
+export const resolvers = {
   DateTime: DateTimeResolver,
   Query: {
-    inventoryItem: (_root, args: { productId: string }, { itemByProductId }) => itemByProductId.load(args.productId),
-    stockMovements: (_root, args: { productId: string; first: number; after?: string | null }, { identity, stock }) => {
+    inventoryItem: (_root, args, { itemByProductId }) => itemByProductId.load(args.productId),
+    stockMovements: (_root, args, { identity, stock }) => {
       requireAdmin(identity);
       return stock.movements(args.productId, args.first, args.after);
     },
-    inventoryItems: (_root, args: { first: number; after?: string | null }, { identity, stock }) => {
+    inventoryItems: (_root, args, { identity, stock }) => {
       requireService(identity);
       return stock.list(args.first, args.after);
     },
-    reservation: (_root, args: { orderId: string }, { identity, reservations }) => {
+    reservation: (_root, args, { identity, reservations }) => {
       requireService(identity);
       return reservations.find(args.orderId);
     },
-    _stockUpdateFromEvent: (_root, args: { event: string }) => {
+    _stockUpdateFromEvent: (_root, args) => {
       const event = parseStockEvent(args.event);
       return { ...event, available: event.onHand - event.reserved };
     },
   },
   Mutation: {
-    createInventoryItem: (_root, args: { input: { productId: string; onHand: number; lowStockThreshold: number } }, { identity, stock }) =>
+    createInventoryItem: (_root, args, { identity, stock }) =>
       stock.create(actorOf(requireAdmin(identity)), args.input),
-    updateInventoryItem: (_root, args: { productId: string; input: { lowStockThreshold?: number | null } }, { identity, stock }) =>
+    updateInventoryItem: (_root, args, { identity, stock }) =>
       stock.update(actorOf(requireAdmin(identity)), args.productId, args.input),
-    deleteInventoryItem: (_root, args: { productId: string }, { identity, stock }) => stock.delete(actorOf(requireAdmin(identity)), args.productId),
-    adjustStock: (_root, args: { productId: string; delta: number; reason: string }, { identity, stock }) =>
+    deleteInventoryItem: (_root, args, { identity, stock }) => stock.delete(actorOf(requireAdmin(identity)), args.productId),
+    adjustStock: (_root, args, { identity, stock }) =>
       stock.adjust(actorOf(requireAdmin(identity)), args.productId, args.delta, args.reason),
-    reserveStock: (_root, args: { orderId: string; lines: ReservationLineInput[] }, { identity, reservations }) =>
+    reserveStock: (_root, args, { identity, reservations }) =>
       reservations.reserve(actorOf(requireService(identity)), args.orderId, args.lines),
-    releaseStock: (_root, args: { orderId: string }, { identity, reservations }) =>
+    releaseStock: (_root, args, { identity, reservations }) =>
       reservations.release(actorOf(requireService(identity)), args.orderId),
-    commitStock: (_root, args: { orderId: string }, { identity, reservations }) =>
+    commitStock: (_root, args, { identity, reservations }) =>
       reservations.commit(actorOf(requireService(identity)), args.orderId),
   },
   Product: {
-    __resolveReference: (ref: { id: string }) => ({ id: ref.id }),
-    stock: (product: { id: string }, _args, { itemByProductId }) => itemByProductId.load(product.id),
+    __resolveReference: (ref) => ({ id: ref.id }),
+    stock: (product, _args, { itemByProductId }) => itemByProductId.load(product.id),
   },
   InventoryItem: {
-    available: (item: InventoryItem) => item.onHand - item.reserved,
-    version: (item: InventoryItem) => item.version.toString(),
+    available: (item) => item.onHand - item.reserved,
+    version: (item) => item.version.toString(),
   },
   StockUpdate: {
-    product: (update: { productId: string }) => ({ id: update.productId }),
+    product: (update) => ({ id: update.productId }),
   },
-};
+} satisfies Resolvers;
+
+// Fields the models serve by themselves: a renamed one fails here.
+export type FieldsResolved = [
+  EveryFieldResolved<Unresolved<InventoryItemType, InventoryItem, typeof resolvers.InventoryItem>>,
+  EveryFieldResolved<Unresolved<StockMovementType, StockMovement, object>>,
+  EveryFieldResolved<Unresolved<StockUpdateType, StockChanged, typeof resolvers.StockUpdate>>,
+];

@@ -4,6 +4,7 @@ import { assertUuid, isUuid } from '../../../kernel/src/ids';
 import { AppError, ErrorCode, badUserInput, conflict, notFound, outOfStock } from '../../../kernel/src/errors';
 import { afterKeyset, decodeKeysetCursor, keysetPage } from '../../../kernel/src/pagination';
 import type { StockEvents } from './stock-events';
+import type { CreateInventoryItemInput, UpdateInventoryItemInput } from '../../../generated/graphql/inventory/resolvers';
 
 export type ItemRow = InventoryItem;
 
@@ -53,7 +54,7 @@ export class StockService {
     });
   }
 
-  async create(actor: string, input: { productId: string; onHand: number; lowStockThreshold: number }): Promise<InventoryItem> {
+  async create(actor: string, input: CreateInventoryItemInput): Promise<InventoryItem> {
     assertUuid(input.productId, 'input.productId');
     assertQuantity(input.onHand, 'input.onHand', { min: 0, max: MAX_STOCK });
     assertQuantity(input.lowStockThreshold, 'input.lowStockThreshold', { min: 0, max: MAX_STOCK });
@@ -74,7 +75,7 @@ export class StockService {
     }
   }
 
-  async update(actor: string, productId: string, input: { lowStockThreshold?: number | null }): Promise<InventoryItem> {
+  async update(actor: string, productId: string, input: UpdateInventoryItemInput): Promise<InventoryItem> {
     assertUuid(productId, 'productId');
     if (input.lowStockThreshold === undefined || input.lowStockThreshold === null) {
       throw badUserInput('input', 'Nothing to change: give `lowStockThreshold`.');

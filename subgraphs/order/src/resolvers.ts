@@ -1,7 +1,9 @@
-import DataLoader from 'dataloader';
+import type DataLoader from 'dataloader';
 import { DateTimeResolver } from 'graphql-scalars';
-import type { GraphQLResolverMap } from '@apollo/subgraph/dist/schema-helper';
-import type { Order, OrderLine, OrderStatus, OrderStatusChange } from '../../../kernel/src/prisma';
+import type { Order, OrderLine, OrderStatusChange } from '../../../kernel/src/prisma';
+import type { Order as OrderType, OrderLine as OrderLineType, OrderStatusChange as OrderStatusChangeType, Resolvers } from '../../../generated/graphql/order/resolvers';
+import type { EveryFieldResolved, Unresolved } from '../../../kernel/src/resolver-coverage';
+import { batchLoader } from '../../../kernel/src/loaders';
 import type { BaseContext } from '../../../kernel/src/server';
 import { actorOf, requireAdmin, requireService, requireUser, type Identity } from '../../../kernel/src/identity';
 import { assertUuid, isUuid } from '../../../kernel/src/ids';
@@ -9,7 +11,6 @@ import { badUserInput, forbidden, unauthenticated } from '../../../kernel/src/er
 import type { OrderEvent } from '../../../kernel/src/events/envelope';
 import { canSee, type OrderService } from './orders';
 import { orderNumber } from './order-status';
-import type { PlaceOrderInput } from './placement';
 
 export interface OrderContext extends BaseContext {
   orders: OrderService;
@@ -23,18 +24,9 @@ export function createOrderContext(base: BaseContext, orders: OrderService): Ord
   return {
     ...base,
     orders,
-    orderById: new DataLoader(async (ids) => {
-      const found = await orders.findManyByIds(ids);
-      return ids.map((id) => found.get(id) ?? null);
-    }),
-    linesByOrderId: new DataLoader(async (ids) => {
-      const found = await orders.linesOf(ids);
-      return ids.map((id) => found.get(id) ?? []);
-    }),
-    historyByOrderId: new DataLoader(async (ids) => {
-      const found = await orders.historyOf(ids);
-      return ids.map((id) => found.get(id) ?? []);
-    }),
+    orderById: batchLoader((ids) => orders.findManyByIds(ids), null),
+    linesByOrderId: batchLoader((ids) => orders.linesOf(ids), []),
+    historyByOrderId: batchLoader((ids) => orders.historyOf(ids), []),
   };
 }
 
@@ -63,32 +55,33 @@ function assertMayListOrdersOf(identity: Identity, userId: string): void {
   if (identity.role !== 'ADMIN' && identity.userId !== userId) throw forbidden("Only the user themselves or an admin can see a user's orders.");
 }
 
-type PageArgs = { first: number; after?: string | null };
+/** A user as this subgraph knows them: an id whose orders it holds. */
+export type UserRef = { id: string };
 
-export const resolvers: GraphQLResolverMap<OrderContext> = {
+export const resolvers = {
   DateTime: DateTimeResolver,
   Query: {
-    order: (_root, args: { id: string }, context) => visibleOrder(args.id, context),
-    myOrders: (_root, args: PageArgs, { identity, orders }) => orders.forUser(requireUser(identity).userId, args.first, args.after),
-    orders: (_root, args: PageArgs & { status?: OrderStatus | null }, { identity, orders }) => {
+    order: (_root, args, context) => visibleOrder(args.id, context),
+    myOrders: (_root, args, { identity, orders }) => orders.forUser(requireUser(identity).userId, args.first, args.after),
+    orders: (_root, args, { identity, orders }) => {
       requireAdmin(identity);
       return orders.all(args.status, args.first, args.after);
     },
-    _orderFromEvent: (_root, args: { event: string }, context) => visibleOrder(parseOrderEvent(args.event).orderId, context),
+    _orderFromEvent: (_root, args, context) => visibleOrder(parseOrderEvent(args.event).orderId, context),
   },
   Mutation: {
-    placeOrder: (_root, args: { input: PlaceOrderInput }, { identity, orders }) => orders.place(requireUser(identity).userId, args.input),
-    confirmOrder: (_root, args: { id: string }, { identity, orders }) => {
+    placeOrder: (_root, args, { identity, orders }) => orders.place(requireUser(identity).userId, args.input),
+    confirmOrder: (_root, args, { identity, orders }) => {
       const user = requireUser(identity);
       return orders.confirm(user, args.id, actorOf(user));
     },
-    cancelOrder: (_root, args: { id: string }, { identity, orders }) => {
+    cancelOrder: (_root, args, { identity, orders }) => {
       const user = requireUser(identity);
       return orders.cancel(user, args.id, actorOf(user));
     },
-    fulfillOrder: (_root, args: { id: string }, { identity, orders }) => orders.fulfill(args.id, actorOf(requireAdmin(identity))),
+    fulfillOrder: (_root, args, { identity, orders }) => orders.fulfill(args.id, actorOf(requireAdmin(identity))),
     // The notification service relays the Telegram buttons: the person pressing them is the actor.
-    respondToOrder: (_root, args: { id: string; userId: string; confirm: boolean }, { identity, orders }) => {
+    respondToOrder: (_root, args, { identity, orders }) => {
       requireService(identity);
       assertUuid(args.userId, 'userId');
       // Only the presser's id is known here, not their role: anyone else's order is NOT_FOUND to them.
@@ -98,25 +91,35 @@ export const resolvers: GraphQLResolverMap<OrderContext> = {
     },
   },
   User: {
-    orders: (user: { id: string }, args: PageArgs, { identity, orders }) => {
+    orders: (user, args, { identity, orders }) => {
       assertMayListOrdersOf(identity, user.id);
       return orders.forUser(user.id, args.first, args.after);
     },
   },
   Order: {
-    __resolveReference: (ref: { id: string }, context: OrderContext) => visibleOrder(ref.id, context),
-    number: (order: Order) => orderNumber(order.seq),
-    user: (order: Order) => ({ id: order.userId }),
-    lines: (order: Order, _args, { linesByOrderId }) => linesByOrderId.load(order.id),
-    total: (order: Order) => ({ amount: order.totalAmount, currency: order.currency }),
-    statusHistory: (order: Order, _args, { historyByOrderId }) => historyByOrderId.load(order.id),
+    __resolveReference: (ref, context) => visibleOrder(ref.id, context),
+    number: (order) => orderNumber(order.seq),
+    user: (order) => ({ id: order.userId }),
+    lines: (order, _args, { linesByOrderId }) => linesByOrderId.load(order.id),
+    total: (order) => ({ amount: order.totalAmount, currency: order.currency }),
+    statusHistory: (order, _args, { historyByOrderId }) => historyByOrderId.load(order.id),
   },
   OrderLine: {
-    product: (line: OrderLine) => ({ id: line.productId }),
-    unitPrice: (line: OrderLine) => ({ amount: line.unitPriceAmount, currency: line.currency }),
-    lineTotal: (line: OrderLine) => ({ amount: line.unitPriceAmount * line.quantity, currency: line.currency }),
+    product: (line) => ({ id: line.productId }),
+    unitPrice: (line) => ({ amount: line.unitPriceAmount, currency: line.currency }),
+    lineTotal: (line) => ({ amount: line.unitPriceAmount * line.quantity, currency: line.currency }),
+  },
+  OrderConnection: {
+    totalCount: (connection) => connection.totalCount(),
   },
   OrderStatusChange: {
-    at: (change: OrderStatusChange) => change.createdAt,
+    at: (change) => change.createdAt,
   },
-};
+} satisfies Resolvers;
+
+// Fields the Prisma models serve by themselves: a renamed one fails here.
+export type FieldsResolved = [
+  EveryFieldResolved<Unresolved<OrderType, Order, typeof resolvers.Order>>,
+  EveryFieldResolved<Unresolved<OrderLineType, OrderLine, typeof resolvers.OrderLine>>,
+  EveryFieldResolved<Unresolved<OrderStatusChangeType, OrderStatusChange, typeof resolvers.OrderStatusChange>>,
+];
