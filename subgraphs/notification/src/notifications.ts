@@ -1,9 +1,8 @@
-import type { Notification, PrismaClient, Prisma, TelegramChat, Tx } from '../../../kernel/src/prisma';
+import { TRANSACTION_OPTIONS, type Notification, type PrismaClient, type Prisma, type TelegramChat, type Tx } from '../../../kernel/src/prisma';
 import { badUserInput } from '../../../kernel/src/errors';
 import { isUuid } from '../../../kernel/src/ids';
 import { keysetPage } from '../../../kernel/src/pagination';
 import { processOnce } from '../../../kernel/src/events/idempotency';
-import { TRANSACTION_OPTIONS } from '../../../kernel/src/events/sql';
 import type { NotificationDraft } from './messages';
 
 /** An event's notifications, or how to work them out inside its transaction. */
