@@ -13,6 +13,13 @@ export function createPrisma(databaseUrl: string, options: { max?: number; onQue
   return client;
 }
 
+/**
+ * The options of every interactive transaction: under load it waits up to 15 s for a pooled
+ * connection (or for the embedded PGlite's one session) instead of failing after Prisma's 2 s,
+ * and it may run up to 15 s.
+ */
+export const TRANSACTION_OPTIONS = { maxWait: 15_000, timeout: 15_000 };
+
 /** True when the database answers within the timeout. */
 export async function databaseReachable(prisma: PrismaClient, timeoutMs = 2000): Promise<boolean> {
   try {

@@ -223,3 +223,28 @@ export class StreamConsumer {
     });
   }
 }
+
+/**
+ * A service's reaction to one stream: its own consumer group, read in each process by a consumer
+ * named after the service, every event handed to `handle`. Subclasses say what an event means.
+ */
+export abstract class StreamSubscriber {
+  private readonly consumer: StreamConsumer;
+
+  protected constructor(options: Omit<StreamConsumerOptions, 'consumer' | 'handle'> & { service: string }) {
+    const { service, ...consumer } = options;
+    this.consumer = new StreamConsumer({ ...consumer, consumer: processConsumerName(service), handle: (event) => this.handle(event) });
+  }
+
+  start(): void {
+    this.consumer.start();
+  }
+
+  /** Returns once the event in progress (if any) has been handled. */
+  stop(): Promise<void> {
+    return this.consumer.stop();
+  }
+
+  /** Must be idempotent (see processOnce): an event is delivered at least once. */
+  protected abstract handle(event: EventEnvelope): Promise<void>;
+}

@@ -1,5 +1,5 @@
-import type { Prisma, PrismaClient } from '../prisma';
-import { schemaTable, TRANSACTION_OPTIONS } from './sql';
+import { TRANSACTION_OPTIONS, type Prisma, type PrismaClient } from '../prisma';
+import { schemaTable } from './sql';
 
 /**
  * Applies an event at most once per consumer: the `"<schema>".processed_events` row and the

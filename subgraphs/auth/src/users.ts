@@ -1,7 +1,7 @@
 import type { PrismaClient, User } from '../../../kernel/src/prisma';
 import { badUserInput, notFound, AppError, ErrorCode } from '../../../kernel/src/errors';
 import type { Role } from '../../../kernel/src/jwt';
-import { afterKeyset, decodeKeysetCursor, keysetPage } from '../../../kernel/src/pagination';
+import { keysetPage } from '../../../kernel/src/pagination';
 import { assertUuid, isUuid } from '../../../kernel/src/ids';
 import { normalizeTelegramPhone } from './phone';
 
@@ -84,12 +84,10 @@ export class UserService {
 
   /** Oldest first, by (createdAt, id) keyset. */
   async list(first: number, after?: string | null) {
-    if (!Number.isInteger(first) || first < 1 || first > 100) throw badUserInput('first', '`first` must be between 1 and 100.');
-    const cursor = after ? decodeKeysetCursor(after) : undefined;
-    const [rows, totalCount] = await Promise.all([
-      this.prisma.user.findMany({ where: afterKeyset(cursor, 'asc'), orderBy: [{ createdAt: 'asc' }, { id: 'asc' }], take: first + 1 }),
+    const [page, totalCount] = await Promise.all([
+      keysetPage({ first, after }, 'asc', {}, (query) => this.prisma.user.findMany(query)),
       this.prisma.user.count(),
     ]);
-    return { ...keysetPage(rows, first), totalCount };
+    return { ...page, totalCount };
   }
 }

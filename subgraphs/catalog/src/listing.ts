@@ -1,7 +1,7 @@
 import { Prisma, type PrismaClient, type Product } from '../../../kernel/src/prisma';
 import { badUserInput } from '../../../kernel/src/errors';
 import { isUuid } from '../../../kernel/src/ids';
-import { decodeCursor, encodeCursor, readTimestamp } from '../../../kernel/src/pagination';
+import { connection, decodeCursor, encodeCursor, pageSize, readTimestamp, type Connection } from '../../../kernel/src/pagination';
 import { RANK_WEIGHTS, searchQuery } from './search';
 
 import type { ProductFilter, ProductSort, QueryProductsArgs } from '../../../generated/graphql/catalog/resolvers';
@@ -9,14 +9,11 @@ import type { ProductFilter, ProductSort, QueryProductsArgs } from '../../../gen
 /** What `products(...)` takes: filter, sort, first, after. */
 export type ProductListArgs = Partial<QueryProductsArgs>;
 
-export interface ProductConnection {
-  edges: Array<{ cursor: string; node: Product }>;
-  pageInfo: { hasNextPage: boolean; endCursor: string | null };
+export interface ProductConnection extends Connection<Product> {
   /** Matching products on all pages; counted only when asked for. */
   totalCount: () => Promise<number>;
 }
 
-export const MAX_PAGE_SIZE = 100;
 const DEFAULT_PAGE_SIZE = 20;
 const MAX_ATTRIBUTE_FILTERS = 20;
 
@@ -73,12 +70,6 @@ function writeCursor(sort: ProductSort, row: PageRow): string {
   return encodeCursor({ s: sort, k: row.sortKey instanceof Date ? row.sortKey.toISOString() : row.sortKey, id: row.id });
 }
 
-function pageSize(first: number | null | undefined): number {
-  const size = first ?? DEFAULT_PAGE_SIZE;
-  if (!Number.isInteger(size) || size < 1 || size > MAX_PAGE_SIZE) throw badUserInput('first', `\`first\` must be between 1 and ${MAX_PAGE_SIZE}.`);
-  return size;
-}
-
 /** The filter as SQL conditions on `p`, except the search itself. */
 function filterConditions(filter: ProductFilter): Prisma.Sql[] {
   const conditions = [Prisma.sql`p.deleted_at IS NULL`];
@@ -112,7 +103,7 @@ export class ProductListing {
   constructor(private readonly prisma: PrismaClient) {}
 
   async list(args: ProductListArgs): Promise<ProductConnection> {
-    const first = pageSize(args.first);
+    const first = pageSize(args.first ?? DEFAULT_PAGE_SIZE);
     const filter = args.filter ?? {};
     const conditions = filterConditions(filter);
     // A search without words ("", "!?") is no search; one of stop words only ("the") matches nothing.
@@ -184,11 +175,15 @@ export class ProductListing {
   }
 
   private connection(rows: PageRow[], sort: ProductSort, first: number, totalCount: () => Promise<number>): ProductConnection {
-    const page = rows.slice(0, first);
-    const edges = page.map((row) => {
-      const { sortKey: _sortKey, total: _total, ...node } = row as PageRow & { total?: number };
-      return { cursor: writeCursor(sort, row), node: node as Product };
-    });
-    return { edges, pageInfo: { hasNextPage: rows.length > first, endCursor: edges.at(-1)?.cursor ?? null }, totalCount };
+    const page = connection(
+      rows,
+      first,
+      (row) => writeCursor(sort, row),
+      (row) => {
+        const { sortKey: _sortKey, total: _total, ...node } = row as PageRow & { total?: number };
+        return node as Product;
+      },
+    );
+    return { ...page, totalCount };
   }
 }

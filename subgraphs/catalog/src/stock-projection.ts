@@ -1,7 +1,7 @@
 import type { PrismaClient, Tx } from '../../../kernel/src/prisma';
 import type { Redis } from '../../../kernel/src/redis';
 import type { Logger } from '../../../kernel/src/logger';
-import { StreamConsumer, processConsumerName } from '../../../kernel/src/events/consumer';
+import { StreamSubscriber } from '../../../kernel/src/events/consumer';
 import type { SubgraphClient } from '../../../kernel/src/subgraph-client';
 import { processOnce } from '../../../kernel/src/events/idempotency';
 import { isEvent, type EventEnvelope } from '../../../kernel/src/events/envelope';
@@ -14,8 +14,7 @@ const PAGE_SIZE = 500;
  * at least once, deduplicated by event id, stale versions dropped), and by a full resync from the
  * inventory at start and every so often, which repairs whatever a lost event left behind.
  */
-export class StockProjection {
-  private readonly consumer: StreamConsumer;
+export class StockProjection extends StreamSubscriber {
   private resyncTimer?: NodeJS.Timeout;
   private resyncing?: Promise<void>;
 
@@ -27,19 +26,11 @@ export class StockProjection {
     private readonly logger: Logger,
     private readonly resyncIntervalMs: number,
   ) {
-    this.consumer = new StreamConsumer({
-      redis,
-      keyPrefix,
-      stream: 'inventory',
-      group: CONSUMER_GROUP,
-      consumer: processConsumerName('catalog'),
-      logger,
-      handle: (event) => this.handle(event),
-    });
+    super({ redis, keyPrefix, logger, service: 'catalog', stream: 'inventory', group: CONSUMER_GROUP });
   }
 
-  start(): void {
-    this.consumer.start();
+  override start(): void {
+    super.start();
     this.startResync();
     this.resyncTimer = setInterval(() => this.startResync(), this.resyncIntervalMs);
   }
@@ -49,13 +40,13 @@ export class StockProjection {
     this.resyncing ??= this.resyncSafely().finally(() => (this.resyncing = undefined));
   }
 
-  async stop(): Promise<void> {
+  override async stop(): Promise<void> {
     clearInterval(this.resyncTimer);
-    await this.consumer.stop();
+    await super.stop();
     await this.resyncing;
   }
 
-  private async handle(event: EventEnvelope): Promise<void> {
+  protected async handle(event: EventEnvelope): Promise<void> {
     if (!isEvent(event, 'StockChanged')) return;
     const { productId, available, version } = event.payload;
     await processOnce(this.prisma, 'catalog', CONSUMER_GROUP, event.id, (tx) => this.apply(tx, productId, available > 0, BigInt(version)));

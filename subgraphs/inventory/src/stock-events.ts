@@ -1,10 +1,7 @@
-import type { PrismaClient, Tx } from '../../../kernel/src/prisma';
+import { TRANSACTION_OPTIONS, type PrismaClient, type Tx } from '../../../kernel/src/prisma';
 import type { InventoryItem } from '../../../kernel/src/prisma';
 import { enqueueEvent } from '../../../kernel/src/events/outbox';
 import type { StockChanged } from '../../../kernel/src/events/envelope';
-
-/** Interactive transactions wait for a pooled connection under load instead of failing after 2 s. */
-const TRANSACTION_OPTIONS = { maxWait: 15_000, timeout: 15_000 };
 
 /**
  * The inventory's side of the outbox: a change and its StockChanged event commit together, and

@@ -1,8 +1,8 @@
-import type { InventoryItem, PrismaClient, StockMovement, Tx } from '../../../kernel/src/prisma';
+import type { InventoryItem, PrismaClient, Tx } from '../../../kernel/src/prisma';
 import { Prisma, isUniqueViolation } from '../../../kernel/src/prisma';
 import { assertUuid, isUuid } from '../../../kernel/src/ids';
 import { AppError, ErrorCode, badUserInput, conflict, notFound, outOfStock } from '../../../kernel/src/errors';
-import { afterKeyset, decodeKeysetCursor, keysetPage } from '../../../kernel/src/pagination';
+import { keysetPage, pageSize } from '../../../kernel/src/pagination';
 import type { StockEvents } from './stock-events';
 import type { CreateInventoryItemInput, UpdateInventoryItemInput } from '../../../generated/graphql/inventory/resolvers';
 
@@ -45,7 +45,7 @@ export class StockService {
 
   /** Every item in product-id order, for services rebuilding a read model. */
   list(first: number, after?: string | null): Promise<InventoryItem[]> {
-    assertQuantity(first, 'first', { min: 1, max: 1000 });
+    pageSize(first, 1000);
     if (after) assertUuid(after, 'after');
     return this.prisma.inventoryItem.findMany({
       where: after ? { productId: { gt: after } } : {},
@@ -143,14 +143,7 @@ export class StockService {
   /** Newest first. */
   async movements(productId: string, first: number, after?: string | null) {
     assertUuid(productId, 'productId');
-    assertQuantity(first, 'first', { min: 1, max: 100 });
-    const cursor = after ? decodeKeysetCursor(after) : undefined;
-    const rows: StockMovement[] = await this.prisma.stockMovement.findMany({
-      where: { productId, ...afterKeyset(cursor, 'desc') },
-      orderBy: [{ createdAt: 'desc' }, { id: 'desc' }],
-      take: first + 1,
-    });
-    return keysetPage(rows, first);
+    return keysetPage({ first, after }, 'desc', { productId }, (query) => this.prisma.stockMovement.findMany(query));
   }
 
   /** The movement row and the StockChanged event of one change, in the change's transaction. */

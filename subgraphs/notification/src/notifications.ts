@@ -1,9 +1,8 @@
-import type { Notification, PrismaClient, Prisma, TelegramChat, Tx } from '../../../kernel/src/prisma';
+import { TRANSACTION_OPTIONS, type Notification, type PrismaClient, type Prisma, type TelegramChat, type Tx } from '../../../kernel/src/prisma';
 import { badUserInput } from '../../../kernel/src/errors';
 import { isUuid } from '../../../kernel/src/ids';
-import { afterKeyset, decodeKeysetCursor, keysetPage } from '../../../kernel/src/pagination';
+import { keysetPage } from '../../../kernel/src/pagination';
 import { processOnce } from '../../../kernel/src/events/idempotency';
-import { TRANSACTION_OPTIONS } from '../../../kernel/src/events/sql';
 import type { NotificationDraft } from './messages';
 
 /** An event's notifications, or how to work them out inside its transaction. */
@@ -28,14 +27,12 @@ export class NotificationService {
   /** Newest first, by (createdAt, id) keyset. */
   async listForUser(userId: string, options: { unreadOnly: boolean; first: number; after?: string | null }) {
     const { first, after, unreadOnly } = options;
-    if (!Number.isInteger(first) || first < 1 || first > 100) throw badUserInput('first', '`first` must be between 1 and 100.');
-    const cursor = after ? decodeKeysetCursor(after) : undefined;
-    const base = { userId, ...(unreadOnly ? { readAt: null } : {}) };
-    const [rows, totalCount] = await Promise.all([
-      this.prisma.notification.findMany({ where: { ...base, ...afterKeyset(cursor, 'desc') }, orderBy: [{ createdAt: 'desc' }, { id: 'desc' }], take: first + 1 }),
-      this.prisma.notification.count({ where: base }),
+    const where = { userId, ...(unreadOnly ? { readAt: null } : {}) };
+    const [page, totalCount] = await Promise.all([
+      keysetPage({ first, after }, 'desc', where, (query) => this.prisma.notification.findMany(query)),
+      this.prisma.notification.count({ where }),
     ]);
-    return { ...keysetPage(rows, first), totalCount };
+    return { ...page, totalCount };
   }
 
   /** Marks the user's own notifications among `ids` read (someone else's are ignored); returns them, newest first. */

@@ -1,6 +1,6 @@
 import type { Redis } from '../../../kernel/src/redis';
 import type { Logger } from '../../../kernel/src/logger';
-import { StreamConsumer, processConsumerName } from '../../../kernel/src/events/consumer';
+import { StreamSubscriber } from '../../../kernel/src/events/consumer';
 import { isEvent, type EventEnvelope } from '../../../kernel/src/events/envelope';
 import { confirmationRequested, orderPlaced, statusChanged } from './messages';
 import type { NewOrderDigest } from './new-order-digest';
@@ -12,9 +12,7 @@ export const ORDER_NOTIFICATIONS_GROUP = 'notification-orders';
  * The order stream as people hear it: the owner of a new order is asked to confirm (with buttons)
  * and told of each later status; admins are told of new orders, a flood of them in summaries (NewOrderDigest).
  */
-export class OrderNotifications {
-  private readonly consumer: StreamConsumer;
-
+export class OrderNotifications extends StreamSubscriber {
   constructor(
     redis: Redis,
     keyPrefix: string,
@@ -23,26 +21,10 @@ export class OrderNotifications {
     private readonly digest: NewOrderDigest,
     logger: Logger,
   ) {
-    this.consumer = new StreamConsumer({
-      redis,
-      keyPrefix,
-      stream: 'order',
-      group: ORDER_NOTIFICATIONS_GROUP,
-      consumer: processConsumerName('notification'),
-      logger,
-      handle: (event) => this.handle(event),
-    });
+    super({ redis, keyPrefix, logger, service: 'notification', stream: 'order', group: ORDER_NOTIFICATIONS_GROUP });
   }
 
-  start(): void {
-    this.consumer.start();
-  }
-
-  stop(): Promise<void> {
-    return this.consumer.stop();
-  }
-
-  private async handle(event: EventEnvelope): Promise<void> {
+  protected async handle(event: EventEnvelope): Promise<void> {
     if (isEvent(event, 'OrderPlaced')) {
       // Asked before the transaction: if auth is down, the event is retried with nothing counted.
       const admins = await this.admins.adminUserIds();

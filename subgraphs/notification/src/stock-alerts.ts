@@ -1,6 +1,6 @@
 import type { Redis } from '../../../kernel/src/redis';
 import type { Logger } from '../../../kernel/src/logger';
-import { StreamConsumer, processConsumerName } from '../../../kernel/src/events/consumer';
+import { StreamSubscriber } from '../../../kernel/src/events/consumer';
 import { isEvent, type EventEnvelope, type StockChanged } from '../../../kernel/src/events/envelope';
 import { lowStock } from './messages';
 import type { NotificationService } from './notifications';
@@ -43,8 +43,7 @@ return 0
  * fall, not for every further decrease while it stays low; after it rises above, the next fall
  * alerts again. A product first seen already low counts as a fall.
  */
-export class LowStockAlerts {
-  private readonly consumer: StreamConsumer;
+export class LowStockAlerts extends StreamSubscriber {
   private readonly levelsKey: string;
 
   constructor(
@@ -54,27 +53,11 @@ export class LowStockAlerts {
     private readonly admins: { adminUserIds(): Promise<string[]> },
     logger: Logger,
   ) {
+    super({ redis, keyPrefix, logger, service: 'notification', stream: 'inventory', group: STOCK_ALERTS_GROUP });
     this.levelsKey = `${keyPrefix}notification:stock-levels`;
-    this.consumer = new StreamConsumer({
-      redis,
-      keyPrefix,
-      stream: 'inventory',
-      group: STOCK_ALERTS_GROUP,
-      consumer: processConsumerName('notification'),
-      logger,
-      handle: (event) => this.handle(event),
-    });
   }
 
-  start(): void {
-    this.consumer.start();
-  }
-
-  stop(): Promise<void> {
-    return this.consumer.stop();
-  }
-
-  private async handle(event: EventEnvelope): Promise<void> {
+  protected async handle(event: EventEnvelope): Promise<void> {
     if (!isEvent(event, 'StockChanged')) return;
     const stock = event.payload;
     const low = stock.available <= stock.lowStockThreshold;

@@ -1,5 +1,4 @@
-import type { PrismaClient, TelegramChat } from '../../../kernel/src/prisma';
-import { TRANSACTION_OPTIONS } from '../../../kernel/src/events/sql';
+import { TRANSACTION_OPTIONS, type PrismaClient, type TelegramChat } from '../../../kernel/src/prisma';
 
 /** Where each user is reached in Telegram: one chat per user, one user per chat. */
 export class TelegramChats {

@@ -1,18 +1,14 @@
 import type { Order, OrderLine, OrderStatus, OrderStatusChange, Prisma, PrismaClient } from '../../../kernel/src/prisma';
 import type { Identity } from '../../../kernel/src/identity';
 import { isUuid, assertUuid } from '../../../kernel/src/ids';
-import { AppError, badUserInput, conflict, forbidden, notFound } from '../../../kernel/src/errors';
-import { afterKeyset, decodeKeysetCursor, keysetPage } from '../../../kernel/src/pagination';
+import { AppError, conflict, forbidden, notFound } from '../../../kernel/src/errors';
+import { keysetPage, type Connection } from '../../../kernel/src/pagination';
 import { assertTransition, orderNumber } from './order-status';
 import type { OrderPlacement, PlaceOrderInput } from './placement';
 import { CANCELLED_BY_CUSTOMER, type OrderSaga } from './saga';
 import type { OrderTransitions } from './transitions';
 
-const MAX_PAGE = 100;
-
-export interface OrderConnection {
-  edges: Array<{ cursor: string; node: Order }>;
-  pageInfo: { hasNextPage: boolean; endCursor: string | null };
+export interface OrderConnection extends Connection<Order> {
   /** Counted only when asked for. */
   totalCount: () => Promise<number>;
 }
@@ -65,17 +61,8 @@ export class OrderService {
 
   /** Newest first, Relay cursors. */
   async page(where: Prisma.OrderWhereInput, first: number, after?: string | null): Promise<OrderConnection> {
-    if (!Number.isInteger(first) || first < 1 || first > MAX_PAGE) throw badUserInput('first', `\`first\` must be a whole number from 1 to ${MAX_PAGE}.`);
-    const cursor = after ? decodeKeysetCursor(after) : undefined;
-    const rows = await this.deps.prisma.order.findMany({
-      where: cursor ? { AND: [where, afterKeyset(cursor, 'desc')] } : where,
-      orderBy: [{ createdAt: 'desc' }, { id: 'desc' }],
-      take: first + 1,
-    });
-    return {
-      ...keysetPage(rows, first),
-      totalCount: () => this.deps.prisma.order.count({ where }),
-    };
+    const page = await keysetPage({ first, after }, 'desc', where, (query) => this.deps.prisma.order.findMany(query));
+    return { ...page, totalCount: () => this.deps.prisma.order.count({ where }) };
   }
 
   forUser(userId: string, first: number, after?: string | null): Promise<OrderConnection> {

@@ -2,7 +2,7 @@ import type { Order, OrderLine, PrismaClient } from '../../../kernel/src/prisma'
 import type { Tx } from '../../../kernel/src/prisma';
 import { isUuid } from '../../../kernel/src/ids';
 import { AppError, ErrorCode, badUserInput, conflict } from '../../../kernel/src/errors';
-import { TRANSACTION_OPTIONS } from '../../../kernel/src/events/sql';
+import { TRANSACTION_OPTIONS } from '../../../kernel/src/prisma';
 import type { CatalogClient } from './catalog-client';
 import type { Failpoints } from './failpoints';
 import type { OrderSaga } from './saga';

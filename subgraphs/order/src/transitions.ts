@@ -1,10 +1,7 @@
-import type { Order, OrderLine, OrderStatus, PrismaClient, SagaStep, Tx } from '../../../kernel/src/prisma';
+import { TRANSACTION_OPTIONS, type Order, type OrderLine, type OrderStatus, type PrismaClient, type SagaStep, type Tx } from '../../../kernel/src/prisma';
 import { enqueueEvent } from '../../../kernel/src/events/outbox';
 import type { OrderEvent } from '../../../kernel/src/events/envelope';
 import { STATUS_EVENTS, assertTransition, orderNumber } from './order-status';
-
-/** Interactive transactions wait for a pooled connection under load instead of failing after 2 s. */
-const TRANSACTION_OPTIONS = { maxWait: 15_000, timeout: 15_000 };
 
 /** Where an order is: the WHERE of a conditional update. */
 export interface OrderState {
