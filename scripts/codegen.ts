@@ -110,8 +110,8 @@ export function codegenConfig(): CodegenConfig {
       generates[path.join(OUT, caller, `${target}-client.ts`)] = {
         schema: path.join(SCHEMAS, `${target}.graphql`),
         documents: path.join(dir, file),
-        plugins: ['typescript', 'typescript-operations', 'typed-document-node'],
-        config: { useTypeImports: true, enumsAsTypes: true, onlyOperationTypes: true, scalars: WIRE_SCALARS },
+        plugins: ['typescript-operations', 'typed-document-node'],
+        config: { useTypeImports: true, enumsAsTypes: true, scalars: WIRE_SCALARS, documentMode: 'string' },
       };
     }
   }

@@ -1,3 +1,5 @@
+import type { DocumentTypeDecoration } from '@graphql-typed-document-node/core';
+
 /** What a subgraph answered: its data, or its errors with their codes. */
 export interface SubgraphAnswer<T> {
   data?: T | null;
@@ -30,12 +32,18 @@ export interface SubgraphClientOptions {
   timeoutMs?: number;
 }
 
+/**
+ * An operation on another subgraph, typed by `npm run codegen` from the caller's
+ * `<target>-client.graphql` against the target's schema (generated/graphql/<caller>/<target>-client.ts).
+ */
+export type SubgraphOperation<TResult, TVariables> = DocumentTypeDecoration<TResult, TVariables> & { toString(): string };
+
 /** POSTs GraphQL straight to another subgraph as a platform service (the gateway is for clients). */
 export class SubgraphClient {
   constructor(private readonly options: SubgraphClientOptions) {}
 
   /** The whole answer, errors included; throws SubgraphUnavailable when there is no GraphQL answer. */
-  async request<T>(query: string, variables: Record<string, unknown> = {}): Promise<SubgraphAnswer<T>> {
+  async request<T, V>(operation: SubgraphOperation<T, V>, variables: V): Promise<SubgraphAnswer<T>> {
     const { name, url, serviceToken, timeoutMs = 10_000 } = this.options;
     let response: Response;
     let text: string;
@@ -43,7 +51,7 @@ export class SubgraphClient {
       response = await fetch(url, {
         method: 'POST',
         headers: { 'content-type': 'application/json', authorization: `Bearer ${await serviceToken()}` },
-        body: JSON.stringify({ query, variables }),
+        body: JSON.stringify({ query: operation.toString(), variables }),
         signal: AbortSignal.timeout(timeoutMs),
       });
       text = await response.text();
@@ -59,8 +67,8 @@ export class SubgraphClient {
   }
 
   /** Just the data: a GraphQL error becomes a SubgraphRefusal, no answer a SubgraphUnavailable. */
-  async data<T>(query: string, variables: Record<string, unknown> = {}): Promise<T> {
-    const answer = await this.request<T>(query, variables);
+  async data<T, V>(operation: SubgraphOperation<T, V>, variables: V): Promise<T> {
+    const answer = await this.request(operation, variables);
     const error = answer.errors?.[0];
     if (error) throw new SubgraphRefusal(error.message, error.extensions?.code, error.extensions);
     if (!answer.data) throw new SubgraphUnavailable(`${this.options.name} answered without data`);

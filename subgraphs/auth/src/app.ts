@@ -6,7 +6,8 @@ import { loadTypeDefs, startSubgraph, type RunningServer } from '../../../kernel
 import { normalizePhone } from './phone';
 import type { AuthConfig } from './config';
 import { OtpService } from './otp';
-import { LogOtpDelivery, NotificationOtpDelivery } from './otp-delivery';
+import { LogOtpDelivery } from './otp-delivery';
+import { NotificationOtpDelivery } from './notification-client';
 import { createAuthContext, resolvers } from './resolvers';
 import { LoginService } from './service';
 import { SessionService } from './sessions';

@@ -8,6 +8,7 @@ import { ProductService } from './products';
 import { createCatalogContext, resolvers, type CatalogServices } from './resolvers';
 import { StockProjection } from './stock-projection';
 import { SubgraphClient } from '../../../kernel/src/subgraph-client';
+import { InventoryClient } from './inventory-client';
 
 export const CATALOG_SCHEMA_FILE = path.resolve(__dirname, '../schema.graphql');
 
@@ -23,7 +24,9 @@ export async function startCatalogService(config: CatalogConfig): Promise<Runnin
     infra.prisma,
     infra.redis,
     config.REDIS_KEY_PREFIX,
-    new SubgraphClient({ name: 'inventory', url: config.INVENTORY_URL, serviceToken: () => infra.jwt.signService('catalog'), timeoutMs: config.SERVICE_CALL_TIMEOUT_MS }),
+    new InventoryClient(
+      new SubgraphClient({ name: 'inventory', url: config.INVENTORY_URL, serviceToken: () => infra.jwt.signService('catalog'), timeoutMs: config.SERVICE_CALL_TIMEOUT_MS }),
+    ),
     infra.logger,
     config.CATALOG_STOCK_RESYNC_SECONDS * 1000,
   );

@@ -5,7 +5,8 @@ import type { Product as ProductType, Resolvers } from '../../../generated/graph
 import { batchLoader } from '../../../kernel/src/loaders';
 import type { EveryFieldResolved, Unresolved } from '../../../kernel/src/resolver-coverage';
 import type { BaseContext } from '../../../kernel/src/server';
-import { requireAdmin } from '../../../kernel/src/identity';
+import { requireAdmin, requireService } from '../../../kernel/src/identity';
+import { badUserInput } from '../../../kernel/src/errors';
 import type { ProductListing } from './listing';
 import type { ProductService } from './products';
 
@@ -27,6 +28,9 @@ export function createCatalogContext(base: BaseContext, services: CatalogService
   };
 }
 
+/** productsByIds: an order has at most 50 lines. */
+const MAX_IDS = 100;
+
 const live = (product: Product | null) => (product && !product.deletedAt ? product : null);
 
 export const resolvers = {
@@ -36,6 +40,11 @@ export const resolvers = {
     product: async (_root, args, { productById }) => live(await productById.load(args.id)),
     productBySku: (_root, args, { products }) => products.findBySku(args.sku),
     products: (_root, args, { listing }) => listing.list(args),
+    productsByIds: (_root, args, { identity, productById }) => {
+      requireService(identity);
+      if (args.ids.length > MAX_IDS) throw badUserInput('ids', `At most ${MAX_IDS} ids; got ${args.ids.length}.`);
+      return Promise.all(args.ids.map(async (id) => live(await productById.load(id))));
+    },
   },
   Mutation: {
     createProduct: (_root, args, { identity, products }) => {

@@ -2,7 +2,7 @@ import type { PrismaClient, Tx } from '../../../kernel/src/prisma';
 import type { Redis } from '../../../kernel/src/redis';
 import type { Logger } from '../../../kernel/src/logger';
 import { StreamSubscriber } from '../../../kernel/src/events/consumer';
-import type { SubgraphClient } from '../../../kernel/src/subgraph-client';
+import type { InventoryClient, InventoryItemState } from './inventory-client';
 import { processOnce } from '../../../kernel/src/events/idempotency';
 import { isEvent, type EventEnvelope } from '../../../kernel/src/events/envelope';
 
@@ -22,7 +22,7 @@ export class StockProjection extends StreamSubscriber {
     private readonly prisma: PrismaClient,
     redis: Redis,
     keyPrefix: string,
-    private readonly inventory: SubgraphClient,
+    private readonly inventory: InventoryClient,
     private readonly logger: Logger,
     private readonly resyncIntervalMs: number,
   ) {
@@ -81,12 +81,7 @@ export class StockProjection extends StreamSubscriber {
     }
   }
 
-  /** `version` is a 64-bit integer in decimal. */
-  private async fetchItems(after: string | null): Promise<Array<{ productId: string; available: number; version: string }>> {
-    const data = await this.inventory.data<{ inventoryItems: Array<{ productId: string; available: number; version: string }> }>(
-      'query($first: Int!, $after: ID) { inventoryItems(first: $first, after: $after) { productId available version } }',
-      { first: PAGE_SIZE, after },
-    );
-    return data.inventoryItems;
+  private fetchItems(after: string | null): Promise<InventoryItemState[]> {
+    return this.inventory.items(PAGE_SIZE, after);
   }
 }

@@ -4,7 +4,8 @@ import type { Logger } from '../../../kernel/src/logger';
 import { ErrorCode } from '../../../kernel/src/errors';
 import { OrderButtons } from './order-buttons';
 import { SubgraphRefusal } from '../../../kernel/src/subgraph-client';
-import type { AuthUsers, OrderResponses } from './platform-services';
+import type { AuthUsers } from './auth-client';
+import type { OrderResponses } from './order-client';
 import type { TelegramChats } from './telegram-chats';
 import { mountTelegramWebhook } from './telegram-webhook';
 

@@ -1,12 +1,9 @@
 import { AppError, ErrorCode } from '../../../kernel/src/errors';
 import type { Logger } from '../../../kernel/src/logger';
 import { SubgraphUnavailable, type SubgraphClient } from '../../../kernel/src/subgraph-client';
+import { OrderSnapshotDocument, type OrderSnapshotQuery } from '../../../generated/graphql/order/catalog-client';
 
-export interface CatalogProduct {
-  id: string;
-  name: string;
-  price: { amount: number; currency: string };
-}
+export type CatalogProduct = NonNullable<OrderSnapshotQuery['productsByIds'][number]>;
 
 /** The catalog as the order service reads it: the products of an order, in one request. */
 export class CatalogClient {
@@ -17,13 +14,9 @@ export class CatalogClient {
 
   /** Each id's product, or null when the catalog does not sell it (unknown or deleted); in the order of `ids`. */
   async products(ids: readonly string[]): Promise<Array<CatalogProduct | null>> {
-    const variables = Object.fromEntries(ids.map((id, i) => [`id${i}`, id]));
-    const query = `query OrderSnapshot(${ids.map((_, i) => `$id${i}: ID!`).join(', ')}) {
-      ${ids.map((_, i) => `p${i}: product(id: $id${i}) { id name price { amount currency } }`).join('\n      ')}
-    }`;
     let answer;
     try {
-      answer = await this.client.request<Record<string, CatalogProduct | null>>(query, variables);
+      answer = await this.client.request(OrderSnapshotDocument, { ids: [...ids] });
     } catch (error) {
       if (!(error instanceof SubgraphUnavailable)) throw error;
       this.logger.warn({ err: error.message }, 'catalog unavailable for an order snapshot');
@@ -33,8 +26,7 @@ export class CatalogClient {
       this.logger.error({ errors: answer.errors }, 'catalog refused an order snapshot');
       throw unavailable();
     }
-    const data = answer.data;
-    return ids.map((_, i) => data[`p${i}`] ?? null);
+    return answer.data.productsByIds;
   }
 }
 

@@ -1,9 +1,13 @@
-import { SubgraphUnavailable, type SubgraphClient } from '../../../kernel/src/subgraph-client';
+import { SubgraphUnavailable, type SubgraphClient, type SubgraphOperation } from '../../../kernel/src/subgraph-client';
+import {
+  CommitStockDocument,
+  ReleaseStockDocument,
+  ReserveStockDocument,
+  type ReservationStateFragment,
+  type ReservationLineInput,
+} from '../../../generated/graphql/order/inventory-client';
 
-export interface ReservationState {
-  status: 'RESERVED' | 'RELEASED' | 'COMMITTED';
-  lines: Array<{ productId: string; quantity: number; status: string }>;
-}
+export type ReservationState = ReservationStateFragment;
 
 /**
  * What a saga step learns from the inventory:
@@ -19,31 +23,29 @@ export type InventoryOutcome =
 /** Refusals that are answers; any other error code is treated as the inventory being unwell. */
 const DEFINITE_REFUSALS = new Set(['OUT_OF_STOCK', 'RESERVATION_EXPIRED', 'NOT_FOUND', 'BAD_USER_INPUT']);
 
-const RESERVATION_FIELDS = 'status lines { productId quantity status }';
-
 /** The inventory's reservation API for the order saga (platform-service fields, called on the subgraph directly). */
 export class InventoryClient {
   constructor(private readonly client: SubgraphClient) {}
 
-  reserve(orderId: string, lines: Array<{ productId: string; quantity: number }>): Promise<InventoryOutcome> {
-    return this.call(
-      'reserveStock',
-      `mutation Reserve($orderId: ID!, $lines: [ReservationLineInput!]!) { reserveStock(orderId: $orderId, lines: $lines) { ${RESERVATION_FIELDS} } }`,
-      { orderId, lines },
-    );
+  reserve(orderId: string, lines: ReservationLineInput[]): Promise<InventoryOutcome> {
+    return this.call('reserveStock', ReserveStockDocument, { orderId, lines });
   }
 
   commit(orderId: string): Promise<InventoryOutcome> {
-    return this.call('commitStock', `mutation Commit($orderId: ID!) { commitStock(orderId: $orderId) { ${RESERVATION_FIELDS} } }`, { orderId });
+    return this.call('commitStock', CommitStockDocument, { orderId });
   }
 
   release(orderId: string): Promise<InventoryOutcome> {
-    return this.call('releaseStock', `mutation Release($orderId: ID!) { releaseStock(orderId: $orderId) { ${RESERVATION_FIELDS} } }`, { orderId });
+    return this.call('releaseStock', ReleaseStockDocument, { orderId });
   }
 
-  private async call(field: string, query: string, variables: Record<string, unknown>): Promise<InventoryOutcome> {
+  private async call<F extends string, V>(
+    field: F,
+    operation: SubgraphOperation<{ [K in F]: ReservationState }, V>,
+    variables: V,
+  ): Promise<InventoryOutcome> {
     try {
-      const answer = await this.client.request<Record<string, ReservationState>>(query, variables);
+      const answer = await this.client.request(operation, variables);
       const reservation = answer.data?.[field];
       if (reservation) return { kind: 'done', reservation };
       const error = answer.errors?.[0];
