@@ -19,7 +19,7 @@ import { generate, type CodegenConfig } from '@graphql-codegen/cli';
 import { parse, printSchema } from 'graphql';
 import { buildSubgraphSchema } from '@apollo/subgraph';
 import { Supergraph } from '@apollo/federation-internals';
-import { ROOT, readSupergraphConfig } from './lib/composition';
+import { ROOT, composeSupergraph, readSupergraphConfig } from './lib/composition';
 
 const OUT = path.join(ROOT, 'generated/graphql');
 const SCHEMAS = path.join(OUT, 'schema');
@@ -116,9 +116,11 @@ export function codegenConfig(): CodegenConfig {
     }
   }
 
-  // What clients see through the gateway, for the tests' operations.
-  const supergraphSdl = fs.readFileSync(path.join(ROOT, 'supergraph.graphql'), 'utf8');
-  const apiSchema = Supergraph.build(supergraphSdl).apiSchema().toGraphQLJSSchema();
+  // What clients see through the gateway, for the tests' operations: composed from the subgraphs'
+  // SDL as it is now (not the committed supergraph.graphql, which `npm run compose` refreshes).
+  const composed = composeSupergraph();
+  if (!composed.ok) throw new Error(`Composition failed:\n${composed.errors.map((e) => `  - ${e}`).join('\n')}`);
+  const apiSchema = Supergraph.build(composed.supergraphSdl).apiSchema().toGraphQLJSSchema();
   writeIfChanged(path.join(SCHEMAS, 'api.graphql'), printSchema(apiSchema));
   generates[path.join(OUT, 'gateway') + '/'] = {
     schema: path.join(SCHEMAS, 'api.graphql'),
