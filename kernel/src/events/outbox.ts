@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { Logger } from '../logger';
 import type { Prisma, PrismaClient } from '../prisma';
 import type { Redis } from '../redis';
+import { PollingWorker } from '../polling-worker';
 import { EVENT_STREAMS, streamKey, type EventEnvelope, type EventPayloads, type EventType } from './envelope';
 import { schemaTable } from './sql';
 
@@ -88,53 +89,50 @@ interface OutboxRow {
 export class OutboxRelay {
   private readonly table: string;
   private readonly source: string;
-  private readonly pollIntervalMs: number;
   private readonly batchSize: number;
   private readonly streamMaxLen: number;
-  private readonly maxBackoffMs: number;
   private readonly redisTimeoutMs: number;
-  private timer?: NodeJS.Timeout;
-  private running = false;
+  private readonly worker: PollingWorker<number>;
   private stopped = false;
-  private inFlight = false;
-  private again = false;
-  private failures = 0;
-  private current: Promise<unknown> = Promise.resolve();
 
   constructor(private readonly options: OutboxRelayOptions) {
     this.table = schemaTable(options.schema, 'outbox_events');
     this.source = options.source ?? options.schema;
-    this.pollIntervalMs = options.pollIntervalMs ?? 500;
     this.batchSize = options.batchSize ?? 100;
     this.streamMaxLen = options.streamMaxLen ?? 100_000;
-    this.maxBackoffMs = options.maxBackoffMs ?? 10_000;
     this.redisTimeoutMs = options.redisTimeoutMs ?? 5_000;
+    this.worker = new PollingWorker({
+      run: () => this.drain(),
+      intervalMs: options.pollIntervalMs ?? 500,
+      maxBackoffMs: options.maxBackoffMs ?? 10_000,
+      onFailure: (error, failures) => {
+        if (failures === 1) {
+          options.logger.warn({ err: error, schema: options.schema }, 'outbox relay cannot publish; events stay in the outbox and are retried');
+        }
+      },
+      onRecovery: (published) => options.logger.info({ published }, 'outbox relay publishes again'),
+    });
   }
 
   /** Polls every pollIntervalMs (kick() makes it sooner) until stop(). */
   start(): void {
-    if (this.running) return;
-    this.running = true;
+    if (this.worker.running) return;
     this.stopped = false;
     this.options.redis.on('ready', this.onRedisReady);
     // Not connected yet: the 'ready' event starts the first round.
-    if (this.options.redis.status === 'ready') this.schedule(0);
+    this.worker.start(this.options.redis.status === 'ready' ? 0 : 'on-kick');
   }
 
   /** Publish soon: call after a transaction that enqueued events has committed. Kicks coalesce. */
   kick(): void {
-    if (!this.running) return;
-    if (this.inFlight) this.again = true;
-    else if (this.failures === 0) this.schedule(0);
+    this.worker.kick();
   }
 
   /** Stops polling and waits for the batch in flight, so its rows are either marked or left for the next relay. */
   async stop(): Promise<void> {
-    this.running = false;
     this.stopped = true;
-    clearTimeout(this.timer);
     this.options.redis.off('ready', this.onRedisReady);
-    await this.current;
+    await this.worker.stop();
   }
 
   /**
@@ -143,42 +141,11 @@ export class OutboxRelay {
    * the database fails; the rows then stay for the next attempt.
    */
   publishPending(): Promise<number> {
-    const run = this.current.then(() => this.drain());
-    this.current = run.catch(() => undefined);
-    return run;
+    return this.worker.runNow();
   }
 
-  private readonly onRedisReady = (): void => {
-    // Redis is back: publish what the outage held without waiting out the backoff.
-    if (this.running && !this.inFlight) this.schedule(0);
-  };
-
-  private schedule(delayMs: number): void {
-    clearTimeout(this.timer);
-    this.timer = setTimeout(() => void this.tick(), delayMs);
-    this.timer.unref();
-  }
-
-  private async tick(): Promise<void> {
-    this.inFlight = true;
-    this.again = false;
-    let delay = this.pollIntervalMs;
-    try {
-      const published = await this.publishPending();
-      if (this.failures > 0) this.options.logger.info({ published }, 'outbox relay publishes again');
-      this.failures = 0;
-      if (this.again) delay = 0;
-    } catch (error) {
-      if (this.failures === 0) {
-        this.options.logger.warn({ err: error, schema: this.options.schema }, 'outbox relay cannot publish; events stay in the outbox and are retried');
-      }
-      this.failures += 1;
-      delay = Math.min(this.pollIntervalMs * 2 ** this.failures, this.maxBackoffMs);
-    } finally {
-      this.inFlight = false;
-    }
-    if (this.running) this.schedule(delay);
-  }
+  // Redis is back: publish what the outage held without waiting out the backoff.
+  private readonly onRedisReady = (): void => this.worker.kick({ evenWhileBackingOff: true });
 
   private async drain(): Promise<number> {
     let total = 0;

@@ -3,6 +3,7 @@ import { openInfrastructure } from '../../../kernel/src/infrastructure';
 import { createPrisma } from '../../../kernel/src/prisma';
 import { loadTypeDefs, startSubgraph, type RunningServer } from '../../../kernel/src/server';
 import { OutboxRelay } from '../../../kernel/src/events/outbox';
+import { PollingWorker } from '../../../kernel/src/polling-worker';
 import { liveChannel, type EventEnvelope, type StockChanged } from '../../../kernel/src/events/envelope';
 import type { InventoryConfig } from './config';
 import { ReservationService } from './reservations';
@@ -35,10 +36,15 @@ export async function startInventoryService(config: InventoryConfig): Promise<In
   const stock = new StockService(prisma, events);
   const reservations = new ReservationService(prisma, stock, events, config.RESERVATION_TTL_SECONDS, logger);
 
+  // One sweep at a time: a slow one delays the next rather than running beside it.
+  const sweeper = new PollingWorker({
+    run: () => reservations.releaseExpired(),
+    intervalMs: config.RESERVATION_SWEEP_INTERVAL_MS,
+    onFailure: (error) => logger.warn({ err: error }, 'releasing expired reservations failed'),
+  });
+
   relay.start();
-  const sweeper = setInterval(() => {
-    reservations.releaseExpired().catch((error: unknown) => logger.warn({ err: error }, 'releasing expired reservations failed'));
-  }, config.RESERVATION_SWEEP_INTERVAL_MS);
+  sweeper.start(config.RESERVATION_SWEEP_INTERVAL_MS);
 
   const server = await startSubgraph({
     name: 'inventory',
@@ -51,7 +57,7 @@ export async function startInventoryService(config: InventoryConfig): Promise<In
     readiness: infra.readiness,
     queryCount: infra.queryCount,
     onStop: async () => {
-      clearInterval(sweeper);
+      await sweeper.stop();
       await relay.stop();
       await relayPrisma.$disconnect();
       await infra.close();

@@ -1,6 +1,8 @@
 import { TelegramApiError, type Api } from 'node-telegram-bot-api';
-import type { NotificationKind, PrismaClient, TelegramChat } from '../../../kernel/src/prisma';
+import { Prisma, type NotificationKind, type PrismaClient, type TelegramChat } from '../../../kernel/src/prisma';
 import type { Logger } from '../../../kernel/src/logger';
+import { claimDue } from '../../../kernel/src/claim-due';
+import { PollingWorker } from '../../../kernel/src/polling-worker';
 import { telegramText } from './messages';
 import { OrderButtons } from './order-buttons';
 import type { TelegramChats } from './telegram-chats';
@@ -50,14 +52,9 @@ export class TelegramSender {
   private readonly leaseMs: number;
   private readonly baseBackoffMs: number;
   private readonly maxBackoffMs: number;
-  private timer?: NodeJS.Timeout;
-  private running = false;
-  private inFlight = false;
-  private again = false;
-  private failures = 0;
+  private readonly worker: PollingWorker<number>;
   private pausedUntil = 0;
   private abort = new AbortController();
-  private current: Promise<unknown> = Promise.resolve();
 
   constructor(
     private readonly prisma: PrismaClient,
@@ -71,62 +68,42 @@ export class TelegramSender {
     this.leaseMs = options.leaseMs ?? 60_000;
     this.baseBackoffMs = options.baseBackoffMs ?? 1_000;
     this.maxBackoffMs = options.maxBackoffMs ?? 5 * 60_000;
+    this.worker = new PollingWorker({
+      run: () => this.drain(),
+      intervalMs: options.intervalMs,
+      maxBackoffMs: 10_000,
+      // Telegram said when to come back (429): not a round before that.
+      notBefore: () => this.pausedUntil,
+      onFailure: (error, failures) => {
+        if (failures === 1) logger.warn({ err: error }, 'telegram sender failed (is the database reachable?); retrying');
+      },
+      onRecovery: () => logger.info('telegram sender works again'),
+    });
+  }
+
+  private get running(): boolean {
+    return this.worker.running;
   }
 
   start(): void {
     if (this.running) return;
-    this.running = true;
     this.abort = new AbortController();
-    this.schedule(0);
+    this.worker.start();
   }
 
   /** Look soon: call after new notifications have committed. Kicks coalesce. */
   kick(): void {
-    if (!this.running) return;
-    if (this.inFlight) this.again = true;
-    else if (this.failures === 0) this.schedule(0);
+    this.worker.kick();
   }
 
   /** Stops looking, cuts a send in flight short (that message stays pending) and waits for the batch to settle. */
   async stop(): Promise<void> {
-    this.running = false;
-    clearTimeout(this.timer);
+    const stopped = this.worker.stop();
     this.abort.abort();
-    await this.current;
+    await stopped;
   }
 
-  /** Sends every due message now, batch by batch; resolves to how many it claimed. */
-  private sendDue(): Promise<number> {
-    const run = this.current.then(() => this.drain());
-    this.current = run.catch(() => undefined);
-    return run;
-  }
-
-  private schedule(delayMs: number): void {
-    clearTimeout(this.timer);
-    this.timer = setTimeout(() => void this.tick(), Math.max(delayMs, this.pausedUntil - Date.now(), 0));
-    this.timer.unref();
-  }
-
-  private async tick(): Promise<void> {
-    this.inFlight = true;
-    this.again = false;
-    let delay = this.options.intervalMs;
-    try {
-      await this.sendDue();
-      if (this.failures > 0) this.logger.info('telegram sender works again');
-      this.failures = 0;
-      if (this.again) delay = 0;
-    } catch (error) {
-      if (this.failures === 0) this.logger.warn({ err: error }, 'telegram sender failed (is the database reachable?); retrying');
-      this.failures += 1;
-      delay = Math.min(this.options.intervalMs * 2 ** this.failures, 10_000);
-    } finally {
-      this.inFlight = false;
-    }
-    if (this.running) this.schedule(delay);
-  }
-
+  /** Sends every due message, batch by batch; resolves to how many it claimed. */
   private async drain(): Promise<number> {
     let total = 0;
     while (this.running && Date.now() >= this.pausedUntil) {
@@ -140,21 +117,15 @@ export class TelegramSender {
 
   /** Takes up to a batch of due messages for this process: rows another process holds are skipped, not waited for. */
   private async claim(): Promise<Claimed[]> {
-    const rows = await this.prisma.$queryRawUnsafe<Claimed[]>(
-      `WITH due AS (
-         SELECT id FROM ${TABLE}
-          WHERE telegram_status = 'PENDING' AND (telegram_next_attempt_at IS NULL OR telegram_next_attempt_at <= now())
-          ORDER BY telegram_next_attempt_at NULLS FIRST, created_at
-          LIMIT $1
-          FOR UPDATE SKIP LOCKED
-       )
-       UPDATE ${TABLE} AS n SET telegram_next_attempt_at = now() + make_interval(secs => $2::float8)
-         FROM due WHERE n.id = due.id
-       RETURNING n.id::text AS id, n.user_id::text AS user_id, n.kind::text AS kind, n.title, n.body,
-                 n.order_id::text AS order_id, n.telegram_attempts AS attempts, n.created_at`,
-      this.batchSize,
-      this.leaseMs / 1000,
-    );
+    const rows = await claimDue<Claimed>(this.prisma, {
+      table: TABLE,
+      due: Prisma.sql`telegram_status = 'PENDING' AND (telegram_next_attempt_at IS NULL OR telegram_next_attempt_at <= now())`,
+      orderBy: Prisma.sql`telegram_next_attempt_at NULLS FIRST, created_at`,
+      limit: this.batchSize,
+      set: Prisma.sql`telegram_next_attempt_at = now() + make_interval(secs => ${this.leaseMs / 1000}::float8)`,
+      returning: Prisma.sql`id::text AS id, user_id::text AS user_id, kind::text AS kind, title, body,
+                            order_id::text AS order_id, telegram_attempts AS attempts, created_at`,
+    });
     return rows.sort((a, b) => a.created_at.getTime() - b.created_at.getTime() || a.id.localeCompare(b.id));
   }
 
