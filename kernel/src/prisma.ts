@@ -19,7 +19,7 @@ export function createPrisma(databaseUrl: string, options: { max?: number; role?
 
 /**
  * The URL whose sessions start as `role`: PostgreSQL's `-c role=...` connection option, which is
- * SET ROLE at connect (the user logging in must be the role or a member of it). It goes into the URL,
+ * SET ROLE at connect (the user logging in must be the role, a member of it or a superuser). It goes into the URL,
  * beside any `options` already there, because node-postgres lets the URL's options override the pool's.
  */
 export function withRole(databaseUrl: string, role: string): string {
