@@ -116,6 +116,9 @@ async function main(): Promise<void> {
     env.DATABASE_URL = embedded.url;
     // PGlite serves one query at a time: small pools keep five services from queueing on it.
     env.DATABASE_POOL_SIZE ??= '2';
+    // PGlite runs one session for every connection: it ignores a connection's role, and a SET ROLE
+    // would switch all five services at once. The embedded database does not enforce ownership.
+    env.DATABASE_ROLE = 'none';
   }
 
   env.REDIS_URL ??= 'redis://127.0.0.1:6379';

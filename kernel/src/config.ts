@@ -61,6 +61,17 @@ export const env = {
       .default('')
       .transform((v) => v.split(',').map((s) => s.trim()).filter(Boolean)),
   nodeEnv: () => z.enum(['development', 'production', 'test']).default('development'),
+  /**
+   * DATABASE_ROLE: the PostgreSQL role a service's sessions work as, its own (shop_<schema>), so that
+   * the database itself keeps each service out of the others' schemas. `none` works as the user
+   * DATABASE_URL logs in as (a service that logs in as its role needs no switch, but one does no harm).
+   */
+  databaseRole: (fallback: string) =>
+    z
+      .string()
+      .regex(/^[A-Za-z_][A-Za-z0-9_]*$/, { message: 'must be a role name, or none' })
+      .default(fallback)
+      .transform((v) => (v === 'none' ? undefined : v)),
 };
 
 /** Variables every service reads. */

@@ -1,7 +1,8 @@
 import { GraphQLError } from 'graphql';
 
 /**
- * Every refusal the API makes, one constructor per `extensions.code`.
+ * The refusals every service and the gateway share, one constructor per `extensions.code`.
+ * A subgraph's own codes (OTP_INVALID, OUT_OF_STOCK, ...) live in its src/errors.ts.
  * Clients switch on the code; the message is for the person.
  */
 export const ErrorCode = {
@@ -11,12 +12,6 @@ export const ErrorCode = {
   NOT_FOUND: 'NOT_FOUND',
   CONFLICT: 'CONFLICT',
   RATE_LIMITED: 'RATE_LIMITED',
-  OTP_INVALID: 'OTP_INVALID',
-  OTP_EXPIRED: 'OTP_EXPIRED',
-  OTP_ATTEMPTS_EXCEEDED: 'OTP_ATTEMPTS_EXCEEDED',
-  OUT_OF_STOCK: 'OUT_OF_STOCK',
-  RESERVATION_EXPIRED: 'RESERVATION_EXPIRED',
-  TOO_MANY_UNCONFIRMED_ORDERS: 'TOO_MANY_UNCONFIRMED_ORDERS',
   PAYLOAD_TOO_LARGE: 'PAYLOAD_TOO_LARGE',
   // Operation limits at the gateway: refused before any subgraph is called.
   QUERY_TOO_LARGE: 'QUERY_TOO_LARGE',
@@ -32,12 +27,13 @@ export const ErrorCode = {
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 
+/** `code` is one of ErrorCode or of a subgraph's own (its src/errors.ts). */
 export class AppError extends GraphQLError {
-  constructor(code: ErrorCode, message: string, extensions: Record<string, unknown> = {}) {
+  constructor(code: string, message: string, extensions: Record<string, unknown> = {}) {
     super(message, { extensions: { ...extensions, code } });
   }
-  get code(): ErrorCode {
-    return this.extensions.code as ErrorCode;
+  get code(): string {
+    return this.extensions.code as string;
   }
 }
 
@@ -58,15 +54,5 @@ export const conflict = (message: string, extensions: Record<string, unknown> = 
 
 export const rateLimited = (message: string, retryAfterSeconds: number) =>
   new AppError(ErrorCode.RATE_LIMITED, message, { retryAfterSeconds });
-
-/** Not enough available stock for a product: names it, with what was asked and what is left. */
-export const outOfStock = (productId: string, requested: number, available: number) =>
-  new AppError(
-    ErrorCode.OUT_OF_STOCK,
-    available > 0
-      ? `Only ${available} of product ${productId} ${available === 1 ? 'is' : 'are'} available; ${requested} requested.`
-      : `Product ${productId} is out of stock.`,
-    { productId, requested, available },
-  );
 
 export const isAppError = (error: unknown): error is AppError => error instanceof AppError;

@@ -18,12 +18,12 @@ export interface Infrastructure {
 
 export async function openInfrastructure(
   service: string,
-  config: JwtConfig & { DATABASE_URL: string; DATABASE_POOL_SIZE: number; REDIS_URL: string; LOG_LEVEL: string; LOG_FILE?: string },
+  config: JwtConfig & { DATABASE_URL: string; DATABASE_ROLE?: string; DATABASE_POOL_SIZE: number; REDIS_URL: string; LOG_LEVEL: string; LOG_FILE?: string },
   logger: Logger = createLogger(service, config.LOG_LEVEL, config.LOG_FILE),
 ): Promise<Infrastructure> {
   const jwt = await JwtService.create(config);
   let queries = 0;
-  const prisma = createPrisma(config.DATABASE_URL, { max: config.DATABASE_POOL_SIZE, onQuery: () => queries++ });
+  const prisma = createPrisma(config.DATABASE_URL, { max: config.DATABASE_POOL_SIZE, role: config.DATABASE_ROLE, onQuery: () => queries++ });
   const redis = createRedis(config.REDIS_URL, logger);
   return {
     logger,

@@ -4,9 +4,13 @@ import { PrismaClient } from '../../generated/prisma/client';
 export { PrismaClient };
 export type * from '../../generated/prisma/client';
 
-/** The one way to open the database: Prisma 7's query compiler over node-postgres (no engine binary). */
-export function createPrisma(databaseUrl: string, options: { max?: number; onQuery?: () => void } = {}): PrismaClient {
-  const adapter = new PrismaPg({ connectionString: databaseUrl, max: options.max ?? 10 });
+/**
+ * The one way to open the database: Prisma 7's query compiler over node-postgres (no engine binary).
+ * With `role`, every session works as that role from its first statement (a service's own, DATABASE_ROLE).
+ */
+export function createPrisma(databaseUrl: string, options: { max?: number; role?: string; onQuery?: () => void } = {}): PrismaClient {
+  const connectionString = options.role ? withRole(databaseUrl, options.role) : databaseUrl;
+  const adapter = new PrismaPg({ connectionString, max: options.max ?? 10 });
   if (!options.onQuery) return new PrismaClient({ adapter });
   const client = new PrismaClient({ adapter, log: [{ emit: 'event', level: 'query' }] });
   client.$on('query', options.onQuery);
@@ -19,6 +23,19 @@ export function createPrisma(databaseUrl: string, options: { max?: number; onQue
  * and it may run up to 15 s.
  */
 export const TRANSACTION_OPTIONS = { maxWait: 15_000, timeout: 15_000 };
+
+/**
+ * The URL whose sessions start as `role`: PostgreSQL's `-c role=...` connection option, which is
+ * SET ROLE at connect (the user logging in must be the role, a member of it or a superuser). It goes into the URL,
+ * beside any `options` already there, because node-postgres lets the URL's options override the pool's.
+ */
+export function withRole(databaseUrl: string, role: string): string {
+  // Only the query is parsed: `new URL` refuses some URLs node-postgres takes (a socket: postgresql://u@/db?host=/run).
+  const [address, query = ''] = databaseUrl.split(/\?(.*)/s);
+  const params = new URLSearchParams(query);
+  params.set('options', [params.get('options'), `-c role=${role}`].filter(Boolean).join(' '));
+  return `${address}?${params}`;
+}
 
 /** True when the database answers within the timeout. */
 export async function databaseReachable(prisma: PrismaClient, timeoutMs = 2000): Promise<boolean> {

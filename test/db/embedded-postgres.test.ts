@@ -9,12 +9,13 @@ import { freePort } from '../support/stack';
 /** `npm start` without DATABASE_URL: five services, each with its own pool, share one PGlite. */
 describe('the embedded PostgreSQL under several concurrent clients', () => {
   let server: ChildProcess;
+  let url: string;
   let clients: PrismaClient[];
 
   beforeAll(async () => {
     // Its own process, as under `npm start` (PGlite's WebAssembly loader does not run inside jest's VM).
     server = spawn(process.execPath, ['--import', 'tsx', path.resolve(__dirname, '../../scripts/db/embedded-postgres.ts'), String(await freePort()), 'memory://']);
-    const url = await new Promise<string>((resolve, reject) => {
+    url = await new Promise<string>((resolve, reject) => {
       readline.createInterface({ input: server.stdout! }).on('line', (line) => line.startsWith('ready ') && resolve(line.slice(6)));
       server.once('exit', (code) => reject(new Error(`embedded PostgreSQL exited with ${code}`)));
     });
@@ -24,6 +25,18 @@ describe('the embedded PostgreSQL under several concurrent clients', () => {
   afterAll(async () => {
     await Promise.all((clients ?? []).map((c) => c.$disconnect()));
     server?.kill('SIGTERM');
+  });
+
+  it("has the services' roles, but applies no connection's role: npm start runs the services without one", async () => {
+    const roles = await clients[0]!.$queryRaw<Array<{ name: string }>>`SELECT rolname AS name FROM pg_roles WHERE starts_with(rolname, 'shop_') ORDER BY rolname`;
+    expect(roles.map((r) => r.name)).toEqual(['shop_auth', 'shop_catalog', 'shop_inventory', 'shop_notification', 'shop_order']);
+    // One session serves every connection: a role a connection asks for is ignored (a SET ROLE would switch them all).
+    const asCatalog = createPrisma(url, { max: 1, role: 'shop_catalog' });
+    try {
+      expect(await asCatalog.$queryRaw`SELECT current_user AS role`).toEqual([{ role: 'postgres' }]);
+    } finally {
+      await asCatalog.$disconnect();
+    }
   });
 
   it('answers interleaved parameterised queries from every client correctly', async () => {

@@ -5,6 +5,7 @@ import { jwtConfigShape } from '../../../kernel/src/jwt';
 export const authConfigShape = {
   ...commonConfigShape,
   ...jwtConfigShape,
+  DATABASE_ROLE: env.databaseRole('shop_auth'),
   AUTH_PORT: env.port(4001),
   AUTH_HOST: z.string().default('127.0.0.1'),
   /** Phones (any format libphonenumber understands) that are admins from their first login. */

@@ -1,7 +1,8 @@
 import { createHmac, randomInt } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { RateLimiterRedis, RateLimiterRes } from 'rate-limiter-flexible';
-import { AppError, ErrorCode, badUserInput, rateLimited } from '../../../kernel/src/errors';
+import { AppError, badUserInput, rateLimited } from '../../../kernel/src/errors';
+import { ErrorCode } from './errors';
 import { addressBucket } from '../../../kernel/src/client-address';
 
 export interface OtpSettings {

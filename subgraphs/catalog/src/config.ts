@@ -5,6 +5,7 @@ import { jwtConfigShape } from '../../../kernel/src/jwt';
 export const catalogConfigShape = {
   ...commonConfigShape,
   ...jwtConfigShape,
+  DATABASE_ROLE: env.databaseRole('shop_catalog'),
   CATALOG_PORT: env.port(4002),
   CATALOG_HOST: z.string().default('127.0.0.1'),
   /** The inventory subgraph, read in full to rebuild the inStock projection. */

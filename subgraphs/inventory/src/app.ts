@@ -21,7 +21,7 @@ export async function startInventoryService(config: InventoryConfig): Promise<In
   const infra = await openInfrastructure('inventory', config);
   const { prisma, redis, logger } = infra;
   // The relay polls on a small pool of its own, so publishing never waits behind requests (nor counts as theirs).
-  const relayPrisma = createPrisma(config.DATABASE_URL, { max: 2 });
+  const relayPrisma = createPrisma(config.DATABASE_URL, { max: 2, role: config.DATABASE_ROLE });
   const relay = new OutboxRelay({
     prisma: relayPrisma,
     redis,

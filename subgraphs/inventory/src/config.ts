@@ -5,6 +5,7 @@ import { jwtConfigShape } from '../../../kernel/src/jwt';
 export const inventoryConfigShape = {
   ...commonConfigShape,
   ...jwtConfigShape,
+  DATABASE_ROLE: env.databaseRole('shop_inventory'),
   INVENTORY_PORT: env.port(4003),
   INVENTORY_HOST: z.string().default('127.0.0.1'),
   /** How long a reservation holds stock before the service releases it by itself. */

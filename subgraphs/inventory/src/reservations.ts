@@ -1,7 +1,8 @@
 import type { PrismaClient, Reservation as ReservationRow, Tx } from '../../../kernel/src/prisma';
 import { isUniqueViolation } from '../../../kernel/src/prisma';
 import { assertUuid } from '../../../kernel/src/ids';
-import { AppError, ErrorCode, badUserInput, notFound, outOfStock } from '../../../kernel/src/errors';
+import { AppError, badUserInput, notFound } from '../../../kernel/src/errors';
+import { ErrorCode, outOfStock } from './errors';
 import type { Logger } from '../../../kernel/src/logger';
 import { ITEM_COLUMNS, NEXT_VERSION, type ItemRow, type StockService } from './stock';
 import type { StockEvents } from './stock-events';

@@ -1,7 +1,8 @@
 import type { InventoryItem, PrismaClient, Tx } from '../../../kernel/src/prisma';
 import { Prisma, isUniqueViolation } from '../../../kernel/src/prisma';
 import { assertUuid, isUuid } from '../../../kernel/src/ids';
-import { AppError, ErrorCode, badUserInput, conflict, notFound, outOfStock } from '../../../kernel/src/errors';
+import { AppError, badUserInput, conflict, notFound } from '../../../kernel/src/errors';
+import { ErrorCode } from './errors';
 import { keysetPage, pageSize } from '../../../kernel/src/pagination';
 import type { StockEvents } from './stock-events';
 import type { CreateInventoryItemInput, UpdateInventoryItemInput } from '../../../generated/graphql/inventory/resolvers';

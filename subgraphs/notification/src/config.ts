@@ -5,6 +5,7 @@ import { jwtConfigShape } from '../../../kernel/src/jwt';
 export const notificationConfigShape = {
   ...commonConfigShape,
   ...jwtConfigShape,
+  DATABASE_ROLE: env.databaseRole('shop_notification'),
   NOTIFICATION_PORT: env.port(4005),
   NOTIFICATION_HOST: z.string().default('127.0.0.1'),
   /** The auth subgraph: binds Telegram chats to users, and knows who the admins are. */

@@ -6,6 +6,7 @@ import { FAILPOINTS } from './failpoints';
 export const orderConfigShape = {
   ...commonConfigShape,
   ...jwtConfigShape,
+  DATABASE_ROLE: env.databaseRole('shop_order'),
   ORDER_PORT: env.port(4004),
   ORDER_HOST: z.string().default('127.0.0.1'),
   /** The catalog subgraph: prices and names are snapshotted from it when an order is placed. */

@@ -1,7 +1,8 @@
 import type { Order, OrderLine, PrismaClient } from '../../../kernel/src/prisma';
 import type { Tx } from '../../../kernel/src/prisma';
 import { isUuid } from '../../../kernel/src/ids';
-import { AppError, ErrorCode, badUserInput, conflict } from '../../../kernel/src/errors';
+import { AppError, badUserInput, conflict } from '../../../kernel/src/errors';
+import { ErrorCode } from './errors';
 import { TRANSACTION_OPTIONS } from '../../../kernel/src/prisma';
 import type { CatalogClient } from './catalog-client';
 import type { Failpoints } from './failpoints';
