@@ -9,7 +9,7 @@ import { OtpService } from './otp';
 import { LogOtpDelivery } from './otp-delivery';
 import { NotificationOtpDelivery } from './notification-client';
 import { createAuthContext, resolvers } from './resolvers';
-import { LoginService } from './service';
+import { LoginService } from './login';
 import { SessionService } from './sessions';
 import { UserService } from './users';
 

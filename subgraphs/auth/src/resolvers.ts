@@ -7,7 +7,7 @@ import type { EveryFieldResolved, Unresolved } from '../../../kernel/src/resolve
 import type { BaseContext } from '../../../kernel/src/server';
 import { requireAdmin, requireService } from '../../../kernel/src/identity';
 import { forbidden } from '../../../kernel/src/errors';
-import type { LoginService } from './service';
+import type { LoginService } from './login';
 import type { AuthPayload, SessionService } from './sessions';
 import type { UserService } from './users';
 
