@@ -1,9 +1,8 @@
 # One image for every service; docker-compose.yml picks the entry point per service.
 FROM node:20-bookworm-slim
 WORKDIR /app
-COPY package.json package-lock.json ./
-COPY prisma ./prisma
-COPY prisma.config.ts ./
-RUN npm ci
+# npm ci's postinstall generates the Prisma client and the GraphQL types from the sources (npm run
+# generate, npm run codegen), so the sources come first.
 COPY . .
+RUN npm ci
 ENV NODE_ENV=production
