@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Logger } from '../logger';
-import type { Prisma, PrismaClient } from '../prisma';
+import { TRANSACTION_OPTIONS, type Prisma, type PrismaClient } from '../prisma';
 import type { Redis } from '../redis';
 import { PollingWorker } from '../polling-worker';
 import { EVENT_STREAMS, streamKey, type EventEnvelope, type EventPayloads, type EventType } from './envelope';
@@ -180,7 +180,8 @@ export class OutboxRelay {
         await tx.$executeRawUnsafe(`UPDATE ${this.table} SET published_at = now() WHERE id = ANY($1::uuid[])`, rows.map((row) => row.id));
         return rows.length;
       },
-      { maxWait: 10_000, timeout: this.redisTimeoutMs + 10_000 },
+      // It holds the transaction open across the Redis write: room for Redis's own timeout.
+      { ...TRANSACTION_OPTIONS, timeout: this.redisTimeoutMs + TRANSACTION_OPTIONS.timeout },
     );
   }
 

@@ -1,4 +1,4 @@
-import type { PrismaClient, User } from '../../../kernel/src/prisma';
+import { TRANSACTION_OPTIONS, type PrismaClient, type User } from '../../../kernel/src/prisma';
 import { badUserInput, notFound, AppError, ErrorCode } from '../../../kernel/src/errors';
 import type { Role } from '../../../kernel/src/jwt';
 import { keysetPage } from '../../../kernel/src/pagination';
@@ -42,7 +42,7 @@ export class UserService {
         create: { phone, role: this.adminPhones.has(phone) ? 'ADMIN' : 'USER', telegramChatId: chatId, telegramUserId },
         update: { telegramChatId: chatId, telegramUserId },
       });
-    });
+    }, TRANSACTION_OPTIONS);
   }
 
   /** Ids of every admin, oldest first. */
