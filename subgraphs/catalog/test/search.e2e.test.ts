@@ -1,20 +1,8 @@
 import { FakeTelegram } from '../../../test/support/fake-telegram';
 import { useStack, type Stack } from '../../../test/support/stack';
 import { login, randomPhone, type Session } from '../../../test/support/login';
-import {
-  UPDATE_PRODUCT,
-  PRODUCTS,
-  catalogDatabase,
-  createProduct,
-  createProducts,
-  listProducts,
-  names,
-  randomWord,
-  refusal,
-  uniqueTag,
-  type ProductFilter,
-  type ProductsVariables,
-} from './catalog-support';
+import { UPDATE_PRODUCT, PRODUCTS, catalogDatabase, createProduct, createProducts, listProducts, names, randomWord, refusal, uniqueTag } from './catalog-support';
+import type { ProductFilter, ProductsVariables } from './catalog-support';
 
 /** A typo: two different neighbouring letters in the middle swapped ("keyboard" -> "keybaord"). */
 function swapLetters(word: string): string {
