@@ -7,6 +7,7 @@ import path from 'node:path';
 import Redis from 'ioredis';
 import { dropDatabase, ensureDatabase, MIGRATIONS_DIR } from '../scripts/db/schema-engine';
 import { newTestDatabaseUrl } from './support/global-setup';
+import { gql } from '../generated/graphql/gateway';
 import { graphql } from './support/graphql';
 import { TEST_JWT_SECRET } from './support/stack';
 
@@ -15,7 +16,7 @@ const PORT_VARS = ['GATEWAY_PORT', 'AUTH_PORT', 'CATALOG_PORT', 'INVENTORY_PORT'
 const ENTRIES = ['gateway', 'auth', 'catalog', 'inventory', 'order', 'notification'].map((name) => (name === 'gateway' ? 'gateway/src/main.ts' : `subgraphs/${name}/src/main.ts`));
 const MIGRATIONS = readdirSync(MIGRATIONS_DIR, { withFileTypes: true }).filter((e) => e.isDirectory()).map((e) => e.name).sort();
 const DEMO_PRODUCTS = 8; // scripts/seed.ts
-const PRODUCTS = /* GraphQL */ `query { products(first: 100) { totalCount edges { node { sku } } } }`;
+const PRODUCTS = gql(`query FirstHundredSkus { products(first: 100) { totalCount edges { node { sku } } } }`);
 
 /** Six distinct ports, free right now: start.ts polls each service's port, so it needs them chosen up front. */
 async function freePorts(count: number): Promise<number[]> {
@@ -179,7 +180,7 @@ describe('npm start on a fresh directory', () => {
     expect(url).toBe(`http://127.0.0.1:${gatewayPort}/graphql`);
     const products = await graphql(url!, PRODUCTS);
     expect(products.errors).toBeUndefined();
-    const skus = (products.data!.products.edges as Array<{ node: { sku: string } }>).map((e) => e.node.sku).sort();
+    const skus = products.data!.products.edges.map((e) => e.node.sku).sort();
     expect(products.data!.products.totalCount).toBe(skus.length);
 
     const services = processesWith(marker).filter((p) => ENTRIES.some((entry) => p.cmdline.includes(entry)));

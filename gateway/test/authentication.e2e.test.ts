@@ -4,10 +4,10 @@ import type { FakeTelegram } from '../../test/support/fake-telegram';
 import { useStack, testEnv, TEST_JWT_SECRET, type Stack } from '../../test/support/stack';
 import { login } from '../../test/support/login';
 import { firstErrorCode, graphql } from '../../test/support/graphql';
+import { ME_ROLE } from '../../test/support/operations';
 import { loadGatewayConfig } from '../src/config';
 import { JwtService } from '../../kernel/src/jwt';
 
-const ME = /* GraphQL */ `query { me { id role } }`;
 const secret = new TextEncoder().encode(TEST_JWT_SECRET);
 
 /** A token shaped like ours, with every claim overridable, signed with `key` (the test secret by default). */
@@ -40,13 +40,13 @@ describe('the gateway checks every access token', () => {
 
   it('lets a valid access token through', async () => {
     const session = await login(stack, telegram);
-    const me = await stack.gql(ME, {}, { token: session.accessToken });
+    const me = await stack.gql(ME_ROLE, {}, { token: session.accessToken });
     expect(me.data!.me).toEqual({ id: session.userId, role: 'USER' });
   });
 
   it('refuses a refresh token used as an access token', async () => {
     const session = await login(stack, telegram);
-    const response = await stack.gql(ME, {}, { token: session.refreshToken });
+    const response = await stack.gql(ME_ROLE, {}, { token: session.refreshToken });
     expect(response.status).toBe(401);
     expect(firstErrorCode(response)).toBe('UNAUTHENTICATED');
     expect(response.data ?? null).toBeNull();
@@ -57,7 +57,7 @@ describe('the gateway checks every access token', () => {
     const [header, payload, signature] = session.accessToken.split('.');
     const claims = JSON.parse(Buffer.from(payload!, 'base64url').toString());
     const edited = base64url.encode(JSON.stringify({ ...claims, role: 'ADMIN' }));
-    const response = await stack.gql(ME, {}, { token: `${header}.${edited}.${signature}` });
+    const response = await stack.gql(ME_ROLE, {}, { token: `${header}.${edited}.${signature}` });
     expect(response.status).toBe(401);
     expect(firstErrorCode(response)).toBe('UNAUTHENTICATED');
   });
@@ -73,21 +73,21 @@ describe('the gateway checks every access token', () => {
     ['a token with another issuer', async () => new SignJWT({ typ: 'access', role: 'ADMIN' }).setProtectedHeader({ alg: 'HS256' }).setSubject('x').setIssuer('evil').setAudience('shop').setJti('j').setIssuedAt().setExpirationTime('5m').sign(secret)],
   ];
   it.each(refusals)('refuses %s with 401 UNAUTHENTICATED instead of treating it as anonymous', async (_label, make) => {
-    const response = await stack.gql(ME, {}, { token: await make() });
+    const response = await stack.gql(ME_ROLE, {}, { token: await make() });
     expect(response.status).toBe(401);
     expect(firstErrorCode(response)).toBe('UNAUTHENTICATED');
     expect(response.raw).not.toMatch(/stack|at .*\.ts/);
   });
 
   it.each(['Basic dXNlcjpwYXNz', 'Bearer', 'Bearer a b', 'token abc'])('refuses the malformed header %j', async (header) => {
-    const response = await graphql(stack.gatewayUrl, ME, {}, { headers: { authorization: header } });
+    const response = await graphql(stack.gatewayUrl, ME_ROLE, {}, { headers: { authorization: header } });
     expect(response.status).toBe(401);
     expect(firstErrorCode(response)).toBe('UNAUTHENTICATED');
   });
 
   describe('a subgraph called directly gains nothing from forged identity', () => {
     it('ignores identity headers it did not sign', async () => {
-      const response = await graphql(stack.urls.auth, ME, {}, {
+      const response = await graphql(stack.urls.auth, ME_ROLE, {}, {
         headers: { 'x-user-id': '00000000-0000-4000-8000-000000000001', 'x-user-role': 'ADMIN', 'x-forwarded-for': '10.0.0.1' },
       });
       expect(response.data).toEqual({ me: null });
@@ -195,14 +195,14 @@ describe.each(['RS256', 'EdDSA'] as const)('a whole stack configured for %s', (a
     const session = await login(ctx.stack, ctx.telegram);
     const [header] = session.accessToken.split('.');
     expect(JSON.parse(Buffer.from(header!, 'base64url').toString())).toMatchObject({ alg: algorithm });
-    const me = await ctx.stack.gql(ME, {}, { token: session.accessToken });
+    const me = await ctx.stack.gql(ME_ROLE, {}, { token: session.accessToken });
     expect(me.errors).toBeUndefined();
     expect(me.data!.me).toEqual({ id: session.userId, role: 'USER' });
   });
 
   it('refuses an HS256 token signed with its public key (algorithm confusion)', async () => {
     const token = await forge({}, { alg: 'HS256', key: new TextEncoder().encode(publicPem) });
-    const response = await ctx.stack.gql(ME, {}, { token });
+    const response = await ctx.stack.gql(ME_ROLE, {}, { token });
     expect(response.status).toBe(401);
     expect(firstErrorCode(response)).toBe('UNAUTHENTICATED');
   });
@@ -210,7 +210,7 @@ describe.each(['RS256', 'EdDSA'] as const)('a whole stack configured for %s', (a
   it('refuses a token signed with another key pair of the same kind', async () => {
     const other = pemKeyPair(algorithm);
     const jwt = await JwtService.create(loadGatewayConfig(testEnv({ ALGORITHM: algorithm, JWT_PUBLIC_KEY: other.publicPem, JWT_PRIVATE_KEY: other.privatePem })));
-    const response = await ctx.stack.gql(ME, {}, { token: await jwt.signAccess({ id: randomUUID(), role: 'USER' }) });
+    const response = await ctx.stack.gql(ME_ROLE, {}, { token: await jwt.signAccess({ id: randomUUID(), role: 'USER' }) });
     expect(response.status).toBe(401);
     expect(firstErrorCode(response)).toBe('UNAUTHENTICATED');
   });

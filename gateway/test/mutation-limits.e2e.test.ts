@@ -1,16 +1,22 @@
 import http from 'node:http';
 import { randomUUID } from 'node:crypto';
 import { useStack } from '../../test/support/stack';
-import { firstErrorCode } from '../../test/support/graphql';
+import { gql } from '../../generated/graphql/gateway';
+import { firstErrorCode, type GraphQLResponse, type Operation } from '../../test/support/graphql';
 import { login, randomPhone, type Session } from '../../test/support/login';
+import { ADJUST_STOCK, CREATE_INVENTORY_ITEM, CREATE_PRODUCT_ID } from '../../test/support/operations';
 
 /** One mutation counts one point; `logout` with a junk token is the cheapest one there is. */
-const CHEAP_MUTATION = 'mutation { logout(refreshToken: "not-a-token") }';
+const CHEAP_MUTATION = gql(`mutation LogoutJunkToken { logout(refreshToken: "not-a-token") }`);
+const MY_ID = gql(`query MyId { me { id } }`);
+const PRODUCT_ON_HAND = gql(`query ProductOnHand($id: ID!) { product(id: $id) { stock { onHand } } }`);
+
+type Body<T> = { data?: T | null; errors?: GraphQLResponse['errors'] };
 
 /** POSTs a GraphQL request from a chosen loopback address with chosen headers, as a proxy or a NATed client would. */
-function postFrom(url: string, localAddress: string, query: string, headers: Record<string, string> = {}) {
-  return new Promise<{ status: number; headers: http.IncomingHttpHeaders; body: any }>((resolve, reject) => {
-    const body = JSON.stringify({ query });
+function postFrom<T, V>(url: string, localAddress: string, query: Operation<T, V>, headers: Record<string, string> = {}) {
+  return new Promise<{ status: number; headers: http.IncomingHttpHeaders; body: Body<T> }>((resolve, reject) => {
+    const body = JSON.stringify({ query: String(query) });
     const request = http.request(url, { method: 'POST', localAddress, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), ...headers } }, (response) => {
       let text = '';
       response.setEncoding('utf8');
@@ -22,7 +28,7 @@ function postFrom(url: string, localAddress: string, query: string, headers: Rec
   });
 }
 
-const limited = (response: { body: any }) => response.body.errors?.[0]?.extensions?.code === 'RATE_LIMITED';
+const limited = (response: { body: Body<unknown> }) => response.body.errors?.[0]?.extensions?.code === 'RATE_LIMITED';
 
 describe('mutation rate limits at the gateway', () => {
   const shop = useStack(
@@ -45,16 +51,17 @@ describe('mutation rate limits at the gateway', () => {
     expect(answers.slice(0, 5).some(limited)).toBe(false);
     const refused = answers[5]!;
     expect(refused.status).toBe(429);
-    expect(refused.body.errors[0].extensions).toEqual({ code: 'RATE_LIMITED', retryAfterSeconds: expect.any(Number) });
-    expect(refused.body.errors[0].extensions.retryAfterSeconds).toBeGreaterThan(0);
-    expect(refused.body.errors[0].extensions.retryAfterSeconds).toBeLessThanOrEqual(60);
-    expect(refused.headers['retry-after']).toBe(String(refused.body.errors[0].extensions.retryAfterSeconds));
+    const { extensions } = refused.body.errors![0]!;
+    expect(extensions).toEqual({ code: 'RATE_LIMITED', retryAfterSeconds: expect.any(Number) });
+    expect(extensions!.retryAfterSeconds).toBeGreaterThan(0);
+    expect(extensions!.retryAfterSeconds).toBeLessThanOrEqual(60);
+    expect(refused.headers['retry-after']).toBe(String(extensions!.retryAfterSeconds));
 
     const asBob = await postFrom(shop.stack.gatewayUrl, '127.0.0.2', CHEAP_MUTATION, { authorization: `Bearer ${bob.accessToken}`, 'x-forwarded-for': '198.51.100.8' });
     expect(limited(asBob)).toBe(false);
     // Queries are not mutations: Alice can still read.
-    const me = await postFrom(shop.stack.gatewayUrl, '127.0.0.2', 'query { me { id } }', { authorization: `Bearer ${alice.accessToken}`, 'x-forwarded-for': '198.51.100.7' });
-    expect(me.body.data.me.id).toBe(alice.userId);
+    const me = await postFrom(shop.stack.gatewayUrl, '127.0.0.2', MY_ID, { authorization: `Bearer ${alice.accessToken}`, 'x-forwarded-for': '198.51.100.7' });
+    expect(me.body.data!.me!.id).toBe(alice.userId);
   });
 
   it('counts each mutation field, however many one request carries', async () => {
@@ -98,20 +105,20 @@ describe('mutation rate limits by default', () => {
   it('let an admin\'s bulk change of a hundred stock adjustments through untouched', async () => {
     const admin = await login(shop.stack, shop.telegram, adminPhone);
     const created = await shop.stack.gql(
-      'mutation($input: CreateProductInput!) { createProduct(input: $input) { id } }',
+      CREATE_PRODUCT_ID,
       { input: { sku: `BULK-${randomUUID().slice(0, 8)}`, name: 'Bulk bin', category: 'storage', price: { amount: 900, currency: 'EUR' } } },
       { token: admin.accessToken },
     );
     const productId = created.data!.createProduct.id;
-    await shop.stack.gql('mutation($input: CreateInventoryItemInput!) { createInventoryItem(input: $input) { productId } }', { input: { productId, onHand: 0 } }, { token: admin.accessToken });
+    await shop.stack.gql(CREATE_INVENTORY_ITEM, { input: { productId, onHand: 0 } }, { token: admin.accessToken });
     const adjustments = await Promise.all(
       Array.from({ length: 100 }, (_, i) =>
-        shop.stack.gql('mutation($id: ID!, $r: String!) { adjustStock(productId: $id, delta: 1, reason: $r) { onHand } }', { id: productId, r: `delivery ${i}` }, { token: admin.accessToken }),
+        shop.stack.gql(ADJUST_STOCK, { productId, delta: 1, reason: `delivery ${i}` }, { token: admin.accessToken }),
       ),
     );
     expect(adjustments.map(firstErrorCode).filter(Boolean)).toEqual([]);
-    const stock = await shop.stack.gql('query($id: ID!) { product(id: $id) { stock { onHand } } }', { id: productId });
-    expect(stock.data!.product.stock.onHand).toBe(100);
+    const stock = await shop.stack.gql(PRODUCT_ON_HAND, { id: productId });
+    expect(stock.data!.product!.stock!.onHand).toBe(100);
   });
 });
 

@@ -1,4 +1,5 @@
 import { buildSchema, parse, validate } from 'graphql';
+import { gql } from '../../generated/graphql/gateway';
 import { useStack, type SubgraphName } from '../../test/support/stack';
 import { firstErrorCode, graphql } from '../../test/support/graphql';
 import { login, type Session } from '../../test/support/login';
@@ -19,11 +20,11 @@ function subgraphRequests(servers: Record<SubgraphName, { httpServer: import('no
   };
 }
 
-const STOREFRONT = /* GraphQL */ `
+const STOREFRONT = gql(`
   query Storefront($first: Int) {
     products(first: $first) { totalCount edges { cursor node { id name price { amount currency } inStock stock { available } } } pageInfo { hasNextPage endCursor } }
   }
-`;
+`);
 
 /** `User.orders { edges { node { user { orders ... } } } }`, `levels` deep: under 1 KB, tens of thousands of SQL queries without limits. */
 function nestedOrders(levels: number, root = 'query { me'): string {
@@ -104,12 +105,12 @@ describe('operation limits at the gateway', () => {
   });
 
   it('prices lists by their `first`: the same nested query passes with small pages and is refused with large ones', async () => {
-    const query = /* GraphQL */ `
-      query($n: Int) { me { orders(first: $n) { edges { node { user { orders(first: $n) { edges { node { id } } } } } } } } }
-    `;
+    const query = gql(`
+      query MyOrdersOfMyOrders($n: Int) { me { orders(first: $n) { edges { node { user { orders(first: $n) { edges { node { id } } } } } } } } }
+    `);
     const small = await shop.stack.gql(query, { n: 5 }, { token: customer.accessToken });
     expect(small.errors).toBeUndefined();
-    expect(small.data!.me.orders.edges).toEqual([]);
+    expect(small.data!.me!.orders.edges).toEqual([]);
 
     requests.reset();
     const large = await shop.stack.gql(query, { n: 100 }, { token: customer.accessToken });
@@ -181,7 +182,7 @@ describe('operation limits are configurable', () => {
     expect(firstErrorCode(deep)).toBe('QUERY_TOO_DEEP');
     const costly = await graphql(shop.stack.gatewayUrl, 'query { products(first: 50) { edges { id: cursor } } }');
     expect(firstErrorCode(costly)).toBe('QUERY_TOO_COSTLY');
-    const fine = await graphql(shop.stack.gatewayUrl, 'query { products(first: 5) { totalCount } }');
+    const fine = await graphql(shop.stack.gatewayUrl, gql(`query FiveProductsTotal { products(first: 5) { totalCount } }`));
     expect(fine.errors).toBeUndefined();
   });
 });

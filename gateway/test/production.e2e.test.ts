@@ -2,10 +2,12 @@ import { randomBytes } from 'node:crypto';
 import { startGateway, type GatewayServer } from '../src/app';
 import { loadGatewayConfig } from '../src/config';
 import { freePort, testEnv } from '../../test/support/stack';
-import { firstErrorCode, graphql } from '../../test/support/graphql';
+import { gql } from '../../generated/graphql/gateway';
+import { firstErrorCode, graphql, type Operation } from '../../test/support/graphql';
+import { PRODUCT_TOTAL } from '../../test/support/operations';
 
-const INTROSPECTION = '{ __schema { queryType { name } } }';
-const TYPE_LOOKUP = '{ __type(name: "Query") { fields { name } } }';
+const INTROSPECTION = gql(`query QueryTypeName { __schema { queryType { name } } }`);
+const TYPE_LOOKUP = gql(`query QueryFieldNames { __type(name: "Query") { fields { name } } }`);
 const MISSPELT = '{ prodcts(first: 1) { totalCount } }';
 const CSRF_REFUSAL = /^This operation has been blocked as a potential Cross-Site Request Forgery \(CSRF\)/;
 type ErrorBody = { data?: unknown; errors: { message: string; extensions: { code: string } }[] };
@@ -25,7 +27,7 @@ describe('the gateway in production', () => {
   });
   afterAll(() => gateway?.stop());
 
-  it.each([
+  it.each<[string, Operation<unknown, Record<string, never>>]>([
     ['__schema', INTROSPECTION],
     ['__type', TYPE_LOOKUP],
   ])('refuses introspection (%s)', async (_name, query) => {
@@ -82,7 +84,7 @@ describe('the gateway in production', () => {
   });
 
   it('masks an unexpected error: no status, body, address or stack of what failed', async () => {
-    const response = await graphql(gateway.url, '{ products(first: 1) { totalCount } }');
+    const response = await graphql(gateway.url, PRODUCT_TOTAL);
     expect(response.errors).toEqual([{ message: 'Something went wrong on our side; it has been logged.', extensions: { code: 'INTERNAL_SERVER_ERROR' } }]);
     expect(response.raw).not.toMatch(/404|Cannot POST|health|127\.0\.0\.1|stack|\bat \S+ \(/i);
   });
@@ -100,9 +102,9 @@ describe('the gateway in production with GRAPHQL_INTROSPECTION=true and APOLLO_S
     const schema = await graphql(gateway.url, INTROSPECTION, {}, STRICT);
     expect(schema.status).toBe(200);
     expect(schema.data).toEqual({ __schema: { queryType: { name: 'Query' } } });
-    const type = await graphql<{ __type: { fields: { name: string }[] } }>(gateway.url, TYPE_LOOKUP, {}, STRICT);
+    const type = await graphql(gateway.url, TYPE_LOOKUP, {}, STRICT);
     expect(type.errors).toBeUndefined();
-    expect(type.data!.__type.fields.map((field) => field.name)).toContain('products');
+    expect(type.data!.__type!.fields!.map((field) => field.name)).toContain('products');
   });
 
   it('serves Sandbox to a browser again', async () => {

@@ -1,7 +1,9 @@
 import http from 'node:http';
 import net from 'node:net';
 import { useStack } from '../../test/support/stack';
+import { gql } from '../../generated/graphql/gateway';
 import { firstErrorCode } from '../../test/support/graphql';
+import { PRODUCT_TOTAL } from '../../test/support/operations';
 import { startHungServer } from '../../test/support/hung-server';
 
 describe('a subgraph that does not answer', () => {
@@ -19,8 +21,8 @@ describe('a subgraph that does not answer', () => {
   it('costs its fields a SERVICE_UNAVAILABLE after the timeout, while the rest of the response and other clients are served', async () => {
     const started = Date.now();
     const [mixed, other] = await Promise.all([
-      shop.stack.gql('query { product(id: "00000000-0000-4000-8000-000000000001") { name } inventoryItem(productId: "00000000-0000-4000-8000-000000000001") { onHand } }'),
-      shop.stack.gql('query { inventoryItem(productId: "00000000-0000-4000-8000-000000000002") { onHand } }'),
+      shop.stack.gql(gql(`query NameAndOnHandOfOne { product(id: "00000000-0000-4000-8000-000000000001") { name } inventoryItem(productId: "00000000-0000-4000-8000-000000000001") { onHand } }`)),
+      shop.stack.gql(gql(`query OnHandOfTwo { inventoryItem(productId: "00000000-0000-4000-8000-000000000002") { onHand } }`)),
     ]);
     expect(mixed.data).toEqual({ product: null, inventoryItem: null });
     // The gateway reports a failed fetch without a path; the service it names is the one that timed out.
@@ -34,7 +36,7 @@ describe('a subgraph that does not answer', () => {
   });
 
   it('does not hold a whole page hostage: a non-null root field from it fails the response, quickly, with the code', async () => {
-    const response = await shop.stack.gql('query { products(first: 1) { totalCount } }');
+    const response = await shop.stack.gql(PRODUCT_TOTAL);
     expect(firstErrorCode(response)).toBe('SERVICE_UNAVAILABLE');
     expect(response.status).toBe(200);
   });
@@ -55,7 +57,7 @@ describe('a subgraph that answers an error without a code of ours', () => {
   const shop = useStack({}, { serviceEnv: { gateway: { get CATALOG_URL() { return holder.url; } } } });
 
   it('is masked as INTERNAL_SERVER_ERROR, its message kept for the logs', async () => {
-    const response = await shop.stack.gql('query { product(id: "00000000-0000-4000-8000-000000000001") { name } }');
+    const response = await shop.stack.gql(gql(`query NameOfOne { product(id: "00000000-0000-4000-8000-000000000001") { name } }`));
     expect(response.errors).toEqual([{ message: 'Something went wrong on our side; it has been logged.', extensions: { code: 'INTERNAL_SERVER_ERROR' } }]);
     expect(response.raw).not.toContain('hunter2');
   });

@@ -1,15 +1,14 @@
 import { randomUUID } from 'node:crypto';
 import { SignJWT, decodeJwt } from 'jose';
+import { gql } from '../../generated/graphql/gateway';
 import { useStack, TEST_JWT_SECRET } from '../../test/support/stack';
 import { login, randomPhone, type Session } from '../../test/support/login';
+import { ADJUST_STOCK, CREATE_INVENTORY_ITEM, CREATE_PRODUCT_ID } from '../../test/support/operations';
 import { rawSocket, stockProbe, subscribe, untilLive, wsClient } from '../../test/support/subscriptions';
 
-const ADJUST = /* GraphQL */ `
-  mutation($id: ID!, $delta: Int!) { adjustStock(productId: $id, delta: $delta, reason: "lifetime test") { onHand } }
-`;
-const WATCH = /* GraphQL */ `
-  subscription($ids: [ID!]) { stockUpdated(productIds: $ids) { productId onHand product { name price { amount } } } }
-`;
+const WATCH = gql(`
+  subscription WatchStockWithProduct($ids: [ID!]) { stockUpdated(productIds: $ids) { productId onHand product { name price { amount } } } }
+`);
 
 /** An access token for `userId` that expires in `seconds`, signed like the auth service signs them. */
 function shortLivedAccessToken(userId: string, seconds: number): Promise<string> {
@@ -35,12 +34,12 @@ describe('subscriptions last exactly as long as they should', () => {
   beforeAll(async () => {
     admin = await login(shop.stack, shop.telegram, adminPhone);
     const created = await shop.stack.gql(
-      'mutation($input: CreateProductInput!) { createProduct(input: $input) { id } }',
+      CREATE_PRODUCT_ID,
       { input: { sku: `LIFE-${randomUUID().slice(0, 8)}`, name: 'Long-lived lamp', category: 'lamps', price: { amount: 4500, currency: 'EUR' } } },
       { token: admin.accessToken },
     );
     productId = created.data!.createProduct.id;
-    await shop.stack.gql('mutation($input: CreateInventoryItemInput!) { createInventoryItem(input: $input) { productId } }', { input: { productId, onHand: 10 } }, { token: admin.accessToken });
+    await shop.stack.gql(CREATE_INVENTORY_ITEM, { input: { productId, onHand: 10 } }, { token: admin.accessToken });
   });
 
   it('keeps delivering events with federated fields to a subscriber connected past the internal token\'s lifetime', async () => {
@@ -48,14 +47,14 @@ describe('subscriptions last exactly as long as they should', () => {
     const watch = subscribe(client, WATCH, { ids: [productId] });
     try {
       await untilLive(watch, shop.stack.env.REDIS_KEY_PREFIX!, stockProbe(productId));
-      await shop.stack.gql(ADJUST, { id: productId, delta: 1 }, { token: admin.accessToken });
+      await shop.stack.gql(ADJUST_STOCK, { productId, delta: 1, reason: 'lifetime test' }, { token: admin.accessToken });
       const first = await watch.next();
       expect(first.errors).toBeUndefined();
       expect(first.data!.stockUpdated).toMatchObject({ onHand: 11, product: { name: 'Long-lived lamp' } });
 
       // Well past the 2 s lifetime of any internal token the socket could have been given at the start.
       await new Promise((resolve) => setTimeout(resolve, 4500));
-      await shop.stack.gql(ADJUST, { id: productId, delta: 1 }, { token: admin.accessToken });
+      await shop.stack.gql(ADJUST_STOCK, { productId, delta: 1, reason: 'lifetime test' }, { token: admin.accessToken });
       const later = await watch.next();
       expect(later.errors).toBeUndefined();
       expect(later.data!.stockUpdated).toMatchObject({ onHand: 12, product: { name: 'Long-lived lamp', price: { amount: 4500 } } });

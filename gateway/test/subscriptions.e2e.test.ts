@@ -1,31 +1,25 @@
 import { randomUUID } from 'node:crypto';
 import WebSocket from 'ws';
+import { gql } from '../../generated/graphql/gateway';
 import { useStack, type Stack } from '../../test/support/stack';
 import { login, randomPhone, type Session } from '../../test/support/login';
 import { firstErrorCode } from '../../test/support/graphql';
+import { ADJUST_STOCK, CREATE_INVENTORY_ITEM, CREATE_PRODUCT_ID } from '../../test/support/operations';
 import { stockProbe, subscribe, untilLive, wsClient } from '../../test/support/subscriptions';
 import { startGateway, type GatewayServer } from '../src/app';
 import { loadGatewayConfig } from '../src/config';
 import type { FakeTelegram } from '../../test/support/fake-telegram';
 
-const CREATE_PRODUCT = /* GraphQL */ `
-  mutation($input: CreateProductInput!) { createProduct(input: $input) { id name } }
-`;
-const CREATE_ITEM = /* GraphQL */ `
-  mutation($input: CreateInventoryItemInput!) { createInventoryItem(input: $input) { productId } }
-`;
-const ADJUST = /* GraphQL */ `
-  mutation($id: ID!, $delta: Int!) { adjustStock(productId: $id, delta: $delta, reason: "live test") { onHand } }
-`;
-const STOCK_UPDATED = /* GraphQL */ `
-  subscription Watch($ids: [ID!], $currency: Boolean!) {
+const STOCK_UPDATED = gql(`
+  subscription WatchLiveStock($ids: [ID!], $currency: Boolean!) {
     live: stockUpdated(productIds: $ids) {
       productId onHand reserved available at
-      product { name price { amount currency @include(if: $currency) } ...Sku }
+      product { name price { amount currency @include(if: $currency) } ...LiveStockSku }
     }
   }
-  fragment Sku on Product { sku }
-`;
+  fragment LiveStockSku on Product { sku }
+`);
+const EVERY_STOCK_UPDATE = gql(`subscription WatchEveryStockUpdate { stockUpdated { productId onHand } }`);
 
 describe('live stock over websockets', () => {
   const adminPhone = randomPhone();
@@ -38,14 +32,15 @@ describe('live stock over websockets', () => {
     ({ stack, telegram } = ctx);
     admin = await login(stack, telegram, adminPhone);
   });
-  const asAdmin = (query: string, variables: Record<string, unknown>) => stack.gql(query, variables, { token: admin.accessToken });
+  const adjust = (productId: string, delta: number) => stack.gql(ADJUST_STOCK, { productId, delta, reason: 'live test' }, { token: admin.accessToken });
 
   async function newProduct(name: string, onHand: number): Promise<string> {
     const sku = `LIVE-${randomUUID().slice(0, 8)}`;
-    const created = await asAdmin(CREATE_PRODUCT, { input: { sku, name, category: 'live', price: { amount: 1999, currency: 'EUR' } } });
+    const token = admin.accessToken;
+    const created = await stack.gql(CREATE_PRODUCT_ID, { input: { sku, name, category: 'live', price: { amount: 1999, currency: 'EUR' } } }, { token });
     expect(created.errors).toBeUndefined();
-    const id = created.data!.createProduct.id as string;
-    expect((await asAdmin(CREATE_ITEM, { input: { productId: id, onHand } })).errors).toBeUndefined();
+    const id = created.data!.createProduct.id;
+    expect((await stack.gql(CREATE_INVENTORY_ITEM, { input: { productId: id, onHand } }, { token })).errors).toBeUndefined();
     return id;
   }
 
@@ -55,7 +50,7 @@ describe('live stock over websockets', () => {
     const watch = subscribe(client, STOCK_UPDATED, { ids: [productId], currency: true });
     try {
       await untilLive(watch, stack.env.REDIS_KEY_PREFIX!, stockProbe(productId));
-      await asAdmin(ADJUST, { id: productId, delta: 3 });
+      await adjust(productId, 3);
       const result = await watch.next();
       expect(result.errors).toBeUndefined();
       expect(result.data).toEqual({
@@ -80,19 +75,19 @@ describe('live stock over websockets', () => {
     const client = wsClient(stack.gatewayUrl, admin.accessToken);
     const onlyWatched = subscribe(client, STOCK_UPDATED, { ids: [watched], currency: false });
     // onHand too: it sets the probes apart.
-    const everything = subscribe(client, `subscription { stockUpdated { productId onHand } }`);
+    const everything = subscribe(client, EVERY_STOCK_UPDATE);
     try {
       // Each one is live, not only the gateway's Redis subscription (which the first one opened).
       await untilLive(onlyWatched, stack.env.REDIS_KEY_PREFIX!, stockProbe(watched));
       await untilLive(everything, stack.env.REDIS_KEY_PREFIX!, stockProbe(other));
-      await asAdmin(ADJUST, { id: other, delta: 1 });
-      await asAdmin(ADJUST, { id: watched, delta: 2 });
+      await adjust(other, 1);
+      await adjust(watched, 2);
       expect((await onlyWatched.next()).data!.live.productId).toBe(watched);
       const seen = [(await everything.next()).data!.stockUpdated.productId, (await everything.next()).data!.stockUpdated.productId];
       expect(seen).toEqual([other, watched]);
       expect(onlyWatched.results).toHaveLength(1);
       expect(everything.results).toHaveLength(2);
-      expect(onlyWatched.results[0]!.data!.live.product.price).toEqual({ amount: 1999 });
+      expect(onlyWatched.results[0]!.data!.live.product!.price).toEqual({ amount: 1999 });
     } finally {
       onlyWatched.close();
       everything.close();
@@ -109,7 +104,7 @@ describe('live stock over websockets', () => {
     const watch = subscribe(client, STOCK_UPDATED, { ids: [productId], currency: false });
     try {
       await untilLive(watch, stack.env.REDIS_KEY_PREFIX!, stockProbe(productId));
-      await asAdmin(ADJUST, { id: productId, delta: -4 }); // through the first gateway
+      await adjust(productId, -4); // through the first gateway
       expect((await watch.next()).data!.live).toMatchObject({ productId, onHand: 6, product: { name: 'Brass door handle' } });
     } finally {
       watch.close();

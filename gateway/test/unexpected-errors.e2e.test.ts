@@ -1,10 +1,11 @@
 import { randomBytes, randomUUID } from 'node:crypto';
+import { gql } from '../../generated/graphql/gateway';
 import { useStack } from '../../test/support/stack';
 import { login, randomPhone, type Session } from '../../test/support/login';
+import { CREATE_PRODUCT_ID } from '../../test/support/operations';
 import { createPrisma, type PrismaClient } from '../../kernel/src/prisma';
 
-const CREATE_PRODUCT = /* GraphQL */ `mutation($input: CreateProductInput!) { createProduct(input: $input) { id } }`;
-const RENAME_PRODUCT = /* GraphQL */ `mutation($id: ID!, $name: String!) { updateProduct(id: $id, input: { name: $name }) { id name } }`;
+const RENAME_PRODUCT = gql(`mutation RenameProduct($id: ID!, $name: String!) { updateProduct(id: $id, input: { name: $name }) { id name } }`);
 
 describe('an unexpected error in a subgraph', () => {
   const adminPhone = randomPhone();
@@ -21,11 +22,11 @@ describe('an unexpected error in a subgraph', () => {
 
   it('reaches the client as INTERNAL_SERVER_ERROR with no SQL, table, driver text or stack', async () => {
     const created = await ctx.stack.gql(
-      CREATE_PRODUCT,
+      CREATE_PRODUCT_ID,
       { input: { sku: `BOOM-${randomUUID().slice(0, 8)}`, name: 'Unexpected error lamp', category: 'unexpected-errors', price: { amount: 1000 } } },
       { token: admin.accessToken },
     );
-    const id = created.data!.createProduct.id as string;
+    const id = created.data!.createProduct.id;
 
     // The damage touches only this product's row: updating it runs a statement on a table that does not exist,
     // a real PostgreSQL error (42P01) that reaches the catalog's resolver through Prisma and its driver.

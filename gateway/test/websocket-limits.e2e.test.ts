@@ -1,7 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import Redis from 'ioredis';
+import { gql } from '../../generated/graphql/gateway';
 import { useStack } from '../../test/support/stack';
 import { login, randomPhone, type Session } from '../../test/support/login';
+import { ADJUST_STOCK, CREATE_INVENTORY_ITEM, CREATE_PRODUCT_ID, PRODUCT_TOTAL } from '../../test/support/operations';
 import { rawSocket, stockProbe, subscribe, untilLive, wsClient } from '../../test/support/subscriptions';
 import { liveChannel } from '../../kernel/src/events/envelope';
 
@@ -17,12 +19,12 @@ describe('websocket limits', () => {
   beforeAll(async () => {
     admin = await login(shop.stack, shop.telegram, adminPhone);
     const created = await shop.stack.gql(
-      'mutation($input: CreateProductInput!) { createProduct(input: $input) { id } }',
+      CREATE_PRODUCT_ID,
       { input: { sku: `WS-${randomUUID().slice(0, 8)}`, name: 'Busy kettle', category: 'kitchen', price: { amount: 2500, currency: 'EUR' } } },
       { token: admin.accessToken },
     );
     productId = created.data!.createProduct.id;
-    await shop.stack.gql('mutation($input: CreateInventoryItemInput!) { createInventoryItem(input: $input) { productId } }', { input: { productId, onHand: 10 } }, { token: admin.accessToken });
+    await shop.stack.gql(CREATE_INVENTORY_ITEM, { input: { productId, onHand: 10 } }, { token: admin.accessToken });
   });
 
   it('closes the socket (1009) on a message larger than an HTTP body may be, before the gateway buffers it', async () => {
@@ -31,7 +33,7 @@ describe('websocket limits', () => {
     client.send({ id: '1', type: 'subscribe', payload: { query: `subscription { stockUpdated { productId } } # ${'x'.repeat(200_000)}` } });
     expect((await client.closed).code).toBe(1009);
     // The gateway is fine: the next client is served.
-    expect((await shop.stack.gql('query { products(first: 1) { totalCount } }')).errors).toBeUndefined();
+    expect((await shop.stack.gql(PRODUCT_TOTAL)).errors).toBeUndefined();
   });
 
   it('allows a bounded number of operations on one socket', async () => {
@@ -73,10 +75,10 @@ describe('websocket limits', () => {
 
     // Another subscriber of the same product, reading at its own pace, still gets the next change.
     const client = wsClient(shop.stack.gatewayUrl);
-    const watch = subscribe(client, `subscription($id: ID!) { stockUpdated(productIds: [$id]) { onHand } }`, { id: productId });
+    const watch = subscribe(client, gql(`subscription WatchOnHandOfOne($id: ID!) { stockUpdated(productIds: [$id]) { onHand } }`), { id: productId });
     try {
       await untilLive(watch, shop.stack.env.REDIS_KEY_PREFIX!, stockProbe(productId));
-      await shop.stack.gql('mutation($id: ID!) { adjustStock(productId: $id, delta: 1, reason: "after the burst") { onHand } }', { id: productId }, { token: admin.accessToken });
+      await shop.stack.gql(ADJUST_STOCK, { productId, delta: 1, reason: 'after the burst' }, { token: admin.accessToken });
       expect((await watch.next()).data).toEqual({ stockUpdated: { onHand: 11 } });
     } finally {
       watch.close();

@@ -16,6 +16,10 @@ export function randomPhone(): string {
 export const REQUEST_OTP = gql(`
   mutation RequestOtp($phone: String!) { requestOtp(phone: $phone) { phone expiresAt resendAfter } }
 `);
+/** With the `message` a person reads, the same whether or not the phone is linked. */
+export const REQUEST_OTP_WITH_MESSAGE = gql(`
+  mutation RequestOtpWithMessage($phone: String!) { requestOtp(phone: $phone) { phone expiresAt resendAfter message } }
+`);
 export const VERIFY_OTP = gql(`
   mutation VerifyOtp($phone: String!, $code: String!) {
     verifyOtp(phone: $phone, code: $code) { accessToken refreshToken expiresIn user { id phone role telegramLinked } }

@@ -2,6 +2,7 @@ import WebSocket from 'ws';
 import Redis from 'ioredis';
 import { createClient, type Client, type FormattedExecutionResult } from 'graphql-ws';
 import { liveChannel } from '../../kernel/src/events/envelope';
+import type { Operation } from './graphql';
 
 /** A graphql-ws client against the gateway, as a browser or Sandbox would open it. */
 export function wsClient(httpUrl: string, accessToken?: string): Client {
@@ -26,7 +27,8 @@ export interface Subscription<T> {
   setAside(isProbe: (result: FormattedExecutionResult<T, unknown>) => boolean): void;
 }
 
-export function subscribe<T = Record<string, any>>(client: Client, query: string, variables: Record<string, unknown> = {}): Subscription<T> {
+/** `query` as for `graphql()`: a `gql(...)` document (its results typed) or a plain string. */
+export function subscribe<T = Record<string, any>, V extends Record<string, unknown> = Record<string, unknown>>(client: Client, query: Operation<T, V>, variables?: V): Subscription<T> {
   const results: FormattedExecutionResult<T, unknown>[] = [];
   const probes: FormattedExecutionResult<T, unknown>[] = [];
   // Stock probes are told apart by their values, whoever sent them.
@@ -36,7 +38,7 @@ export function subscribe<T = Record<string, any>>(client: Client, query: string
   let rejectError: (e: unknown) => void = () => undefined;
   const error = new Promise<unknown>((resolve) => (rejectError = resolve));
   const unsubscribe = client.subscribe<T>(
-    { query, variables },
+    { query: String(query), variables: variables ?? {} },
     {
       next: (result) => {
         (probeTests.some((isProbe) => isProbe(result)) ? probes : results).push(result);

@@ -1,9 +1,10 @@
 import { FakeTelegram } from '../../../test/support/fake-telegram';
 import { freePort, startStack, useStack, type Stack } from '../../../test/support/stack';
-import { bindTelegram, login, randomPhone, REQUEST_OTP, requestCode, VERIFY_OTP } from '../../../test/support/login';
+import { bindTelegram, login, randomPhone, REQUEST_OTP, REQUEST_OTP_WITH_MESSAGE, requestCode, VERIFY_OTP } from '../../../test/support/login';
 import { createPrisma } from '../../../kernel/src/prisma';
+import { gql } from '../../../generated/graphql/gateway';
 
-const ME = /* GraphQL */ `query { me { id phone role telegramLinked createdAt } }`;
+const ME = gql(`query MyProfile { me { id phone role telegramLinked createdAt } }`);
 
 describe('login through Telegram, end to end through the gateway', () => {
   const ctx = useStack();
@@ -67,7 +68,7 @@ describe('login through Telegram, end to end through the gateway', () => {
   });
 
   it('tells whoever asks for a code to open the bot first if none arrives', async () => {
-    const response = await stack.gql(`mutation($phone: String!) { requestOtp(phone: $phone) { message } }`, { phone: randomPhone() });
+    const response = await stack.gql(REQUEST_OTP_WITH_MESSAGE, { phone: randomPhone() });
     expect(response.status).toBe(200);
     expect(response.errors).toBeUndefined();
     expect(response.data!.requestOtp.message).toMatch(/If none arrives, open .*bot.*share your phone number/i);
@@ -93,7 +94,7 @@ describe('login through Telegram, end to end through the gateway', () => {
     expect(ids.size).toBe(8);
     for (const session of sessions) {
       const me = await stack.gql(ME, {}, { token: session.accessToken });
-      expect(me.data!.me.id).toBe(session.userId);
+      expect(me.data!.me!.id).toBe(session.userId);
     }
   });
 });
@@ -125,6 +126,6 @@ describe('login with the bot in webhook mode', () => {
     expect(telegram.webhook).toMatchObject({ url: expect.stringContaining('/telegram/webhook'), secretToken: 'webhook-secret-0123456789' });
     const session = await login(stack, telegram);
     const me = await stack.gql(ME, {}, { token: session.accessToken });
-    expect(me.data!.me.phone).toBe(session.phone);
+    expect(me.data!.me!.phone).toBe(session.phone);
   });
 });

@@ -1,12 +1,9 @@
 import { createPrisma, type PrismaClient } from '../../../kernel/src/prisma';
 import type { FakeTelegram } from '../../../test/support/fake-telegram';
 import { useStack, type Stack } from '../../../test/support/stack';
-import { bindTelegram, randomPhone, REQUEST_OTP, VERIFY_OTP } from '../../../test/support/login';
+import { bindTelegram, randomPhone, REQUEST_OTP, REQUEST_OTP_WITH_MESSAGE, VERIFY_OTP } from '../../../test/support/login';
 import { firstErrorCode, type GraphQLResponse } from '../../../test/support/graphql';
 
-const REQUEST_OTP_WITH_MESSAGE = /* GraphQL */ `
-  mutation RequestOtp($phone: String!) { requestOtp(phone: $phone) { phone expiresAt resendAfter message } }
-`;
 const LOGIN_CODE = /login code: \d{6}/;
 
 /** The whole HTTP answer, with what may differ between phones (the phone, times, seconds left) blanked out. */

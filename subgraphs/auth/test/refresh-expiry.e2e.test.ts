@@ -1,10 +1,11 @@
 import { SignJWT, decodeJwt, decodeProtectedHeader, type JWTPayload } from 'jose';
 import { useStack, TEST_JWT_SECRET } from '../../../test/support/stack';
 import { login } from '../../../test/support/login';
+import { gql } from '../../../generated/graphql/gateway';
 
-const REFRESH = /* GraphQL */ `
-  mutation Refresh($token: String!) { refreshToken(refreshToken: $token) { accessToken refreshToken user { id } } }
-`;
+const REFRESH = gql(`
+  mutation RefreshTokenForUserId($token: String!) { refreshToken(refreshToken: $token) { accessToken refreshToken user { id } } }
+`);
 
 /** The same token with another `exp`: header, issuer, audience, subject, jti and family untouched, signed with the stack's key. */
 async function withExpiry(token: string, exp: number): Promise<string> {

@@ -1,48 +1,43 @@
 import { randomBytes } from 'node:crypto';
+import type { ResultOf, VariablesOf } from '@graphql-typed-document-node/core';
+import { gql } from '../../../generated/graphql/gateway';
 import { createPrisma } from '../../../kernel/src/prisma';
 import type { GraphQLResponse } from '../../../test/support/graphql';
 import type { Stack } from '../../../test/support/stack';
 
 /** What the catalog tests read back of a product. */
-export const PRODUCT_FIELDS = 'id sku name description category price { amount currency } attributes images inStock createdAt updatedAt';
+const PRODUCT_FIELDS = gql(`
+  fragment CatalogTestProduct on Product { id sku name description category price { amount currency } attributes images inStock createdAt updatedAt }
+`);
 
-export const CREATE_PRODUCT = /* GraphQL */ `
-  mutation Create($input: CreateProductInput!) { createProduct(input: $input) { ${PRODUCT_FIELDS} } }
-`;
-export const UPDATE_PRODUCT = /* GraphQL */ `
-  mutation Update($id: ID!, $input: UpdateProductInput!) { updateProduct(id: $id, input: $input) { ${PRODUCT_FIELDS} } }
-`;
-export const DELETE_PRODUCT = /* GraphQL */ `mutation Delete($id: ID!) { deleteProduct(id: $id) { id } }`;
-export const PRODUCT = /* GraphQL */ `query Product($id: ID!) { product(id: $id) { ${PRODUCT_FIELDS} } }`;
-export const PRODUCT_BY_SKU = /* GraphQL */ `query BySku($sku: String!) { productBySku(sku: $sku) { ${PRODUCT_FIELDS} } }`;
-export const PRODUCTS = /* GraphQL */ `
-  query Products($filter: ProductFilter, $sort: ProductSort, $first: Int, $after: String) {
+export const CREATE_PRODUCT = gql(`
+  mutation CatalogCreateProduct($input: CreateProductInput!) { createProduct(input: $input) { ...CatalogTestProduct } }
+`);
+export const UPDATE_PRODUCT = gql(`
+  mutation CatalogUpdateProduct($id: ID!, $input: UpdateProductInput!) { updateProduct(id: $id, input: $input) { ...CatalogTestProduct } }
+`);
+export const DELETE_PRODUCT = gql(`mutation CatalogDeleteProduct($id: ID!) { deleteProduct(id: $id) { id } }`);
+export const PRODUCT = gql(`query CatalogProduct($id: ID!) { product(id: $id) { ...CatalogTestProduct } }`);
+export const PRODUCT_BY_SKU = gql(`query CatalogProductBySku($sku: String!) { productBySku(sku: $sku) { ...CatalogTestProduct } }`);
+export const PRODUCTS = gql(`
+  query CatalogProducts($filter: ProductFilter, $sort: ProductSort, $first: Int, $after: String) {
     products(filter: $filter, sort: $sort, first: $first, after: $after) {
       totalCount
       edges { cursor node { id sku name category price { amount currency } inStock createdAt } }
       pageInfo { hasNextPage endCursor }
     }
   }
-`;
+`);
 
-export interface ProductNode {
-  id: string;
-  sku: string;
-  name: string;
-  description?: string | null;
-  category: string;
-  price: { amount: number; currency: string };
-  inStock: boolean;
-  createdAt: string;
-  updatedAt?: string;
-  [field: string]: unknown;
-}
-
-export interface ProductPage {
-  totalCount: number;
-  edges: Array<{ cursor: string; node: ProductNode }>;
-  pageInfo: { hasNextPage: boolean; endCursor: string | null };
-}
+/** A product as the catalog tests read it back. */
+export type ProductNode = ResultOf<typeof PRODUCT_FIELDS>;
+export type ProductPage = ResultOf<typeof PRODUCTS>['products'];
+/** A product as a page of the list shows it (a full `ProductNode` is one too). */
+export type ListedProduct = ProductPage['edges'][number]['node'];
+export type ProductsVariables = VariablesOf<typeof PRODUCTS>;
+export type ProductFilter = NonNullable<ProductsVariables['filter']>;
+export type CreateProductInput = VariablesOf<typeof CREATE_PRODUCT>['input'];
+export type UpdateProductInput = VariablesOf<typeof UPDATE_PRODUCT>['input'];
 
 /** A short random tag: tests share one database, so each one names its own category and SKUs with it. */
 export const uniqueTag = () => randomBytes(4).toString('hex');
@@ -56,22 +51,15 @@ export function randomWord(length = 10): string {
 let skuCounter = 0;
 export const uniqueSku = (prefix = 'T') => `${prefix}-${uniqueTag()}-${++skuCounter}`;
 
-export interface ProductDraft {
-  sku?: string;
-  name: string;
-  category: string;
-  description?: string | null;
-  price?: { amount: number; currency?: string };
-  attributes?: unknown;
-  images?: string[];
-}
+/** What `createProduct` needs: a SKU and a price are made up when not given. */
+export type ProductDraft = Omit<CreateProductInput, 'sku' | 'price'> & Partial<Pick<CreateProductInput, 'sku' | 'price'>>;
 
 /** Creates a product through the gateway as `token` (an admin); fails the test on any error. */
 export async function createProduct(stack: Stack, token: string, draft: ProductDraft): Promise<ProductNode> {
   const input = { sku: uniqueSku(), price: { amount: 1000 }, ...draft };
   const response = await stack.gql(CREATE_PRODUCT, { input }, { token });
   if (response.errors) throw new Error(`createProduct failed: ${JSON.stringify(response.errors)}`);
-  return response.data!.createProduct as ProductNode;
+  return response.data!.createProduct;
 }
 
 /** One after the other, so `createdAt` follows the order given. */
@@ -81,10 +69,10 @@ export async function createProducts(stack: Stack, token: string, drafts: Produc
   return created;
 }
 
-export async function listProducts(stack: Stack, variables: Record<string, unknown>, token?: string): Promise<ProductPage> {
+export async function listProducts(stack: Stack, variables: ProductsVariables, token?: string): Promise<ProductPage> {
   const response = await stack.gql(PRODUCTS, variables, { token });
   if (response.errors) throw new Error(`products failed: ${JSON.stringify(response.errors)}`);
-  return response.data!.products as ProductPage;
+  return response.data!.products;
 }
 
 export const names = (page: ProductPage) => page.edges.map((edge) => edge.node.name);
@@ -96,8 +84,8 @@ export const refusal = (response: GraphQLResponse<unknown>) => ({
 });
 
 /** Walks every page of a list and returns the nodes in order. */
-export async function walkAll(stack: Stack, variables: Record<string, unknown>, onPage?: (page: ProductPage) => Promise<void>): Promise<ProductNode[]> {
-  const nodes: ProductNode[] = [];
+export async function walkAll(stack: Stack, variables: ProductsVariables, onPage?: (page: ProductPage) => Promise<void>): Promise<ListedProduct[]> {
+  const nodes: ListedProduct[] = [];
   let after: string | null = null;
   for (let pages = 0; pages < 1000; pages++) {
     const page = await listProducts(stack, { ...variables, after });

@@ -11,14 +11,16 @@ import {
   refusal,
   uniqueTag,
   walkAll,
-  type ProductNode,
+  type ListedProduct,
+  type ProductFilter,
+  type ProductsVariables,
 } from './catalog-support';
 
 type Sort = 'PRICE_ASC' | 'PRICE_DESC' | 'NEWEST';
 
 /** The order the API promises: the sort key, then the id (as PostgreSQL orders UUIDs), in the same direction. */
-function expectedOrder(products: ProductNode[], sort: Sort): string[] {
-  const key = (p: ProductNode) => (sort === 'NEWEST' ? p.createdAt : p.price.amount);
+function expectedOrder(products: ListedProduct[], sort: Sort): string[] {
+  const key = (p: ListedProduct) => (sort === 'NEWEST' ? p.createdAt : p.price.amount);
   const ascending = sort === 'PRICE_ASC';
   return [...products]
     .sort((a, b) => {
@@ -29,7 +31,7 @@ function expectedOrder(products: ProductNode[], sort: Sort): string[] {
     .map((p) => p.id);
 }
 
-const ids = (nodes: ProductNode[]) => nodes.map((node) => node.id);
+const ids = (nodes: ListedProduct[]) => nodes.map((node) => node.id);
 
 describe('listing products: filters, sorts and pages', () => {
   const adminPhone = randomPhone();
@@ -58,7 +60,7 @@ describe('listing products: filters, sorts and pages', () => {
       await createProduct(stack, admin.accessToken, { name: 'Alpha', category: `${category}-other`, price: { amount: 1000 } });
     });
 
-    const list = async (filter: Record<string, unknown>) => names(await listProducts(stack, { filter: { category, ...filter }, sort: 'PRICE_ASC' }));
+    const list = async (filter: ProductFilter) => names(await listProducts(stack, { filter: { category, ...filter }, sort: 'PRICE_ASC' }));
 
     it('by category, exactly', async () => {
       const page = await listProducts(stack, { filter: { category } });
@@ -111,7 +113,7 @@ describe('listing products: filters, sorts and pages', () => {
 
   describe('sorts and pages', () => {
     const category = `pages-${uniqueTag()}`;
-    let products: ProductNode[];
+    let products: ListedProduct[];
     beforeAll(async () => {
       // Repeated prices, so the id has to break ties.
       const prices = [500, 900, 500, 1200, 300, 900, 500, 700, 1500, 300, 900, 100, 500, 800, 2000, 1100, 500, 600, 900, 400, 300, 1000, 700];
@@ -179,7 +181,7 @@ describe('listing products: filters, sorts and pages', () => {
 
   describe('walking while products are inserted', () => {
     /** Walks the list; after each page but the last, `insert` adds products. Returns what was seen. */
-    async function walkWhileInserting(variables: Record<string, unknown>, insert: (page: number) => Promise<void>) {
+    async function walkWhileInserting(variables: ProductsVariables, insert: (page: number) => Promise<void>) {
       let pages = 0;
       return walkAll(stack, variables, async (page) => {
         if (page.pageInfo.hasNextPage) await insert(pages++);

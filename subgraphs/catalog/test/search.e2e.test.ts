@@ -2,6 +2,7 @@ import { FakeTelegram } from '../../../test/support/fake-telegram';
 import { useStack, type Stack } from '../../../test/support/stack';
 import { login, randomPhone, type Session } from '../../../test/support/login';
 import { UPDATE_PRODUCT, PRODUCTS, catalogDatabase, createProduct, createProducts, listProducts, names, randomWord, refusal, uniqueTag } from './catalog-support';
+import type { ProductFilter, ProductsVariables } from './catalog-support';
 
 /** A typo: two different neighbouring letters in the middle swapped ("keyboard" -> "keybaord"). */
 function swapLetters(word: string): string {
@@ -24,7 +25,7 @@ describe('searching products: ranked, stemmed, tolerant of typos', () => {
   });
   afterAll(() => db.close());
 
-  const search = (text: string, filter: Record<string, unknown> = {}, extra: Record<string, unknown> = {}) =>
+  const search = (text: string, filter: ProductFilter = {}, extra: Omit<ProductsVariables, 'filter'> = {}) =>
     listProducts(stack, { filter: { search: text, ...filter }, ...extra });
 
   it('ranks a match in the name above one in the category, above one in the description', async () => {

@@ -3,7 +3,9 @@ import Redis from 'ioredis';
 import { startStack, type Stack } from '../../../test/support/stack';
 import { FakeTelegram } from '../../../test/support/fake-telegram';
 import { login, randomPhone, type Session } from '../../../test/support/login';
-import { graphql } from '../../../test/support/graphql';
+import { graphql, type Operation } from '../../../test/support/graphql';
+import { ADJUST_STOCK, CREATE_INVENTORY_ITEM, PRODUCT_IN_STOCK } from '../../../test/support/operations';
+import { gql } from '../../../generated/graphql/gateway';
 import { startTcpProxy, type TcpProxy } from '../../../test/support/tcp-proxy';
 import { createPrisma, type PrismaClient } from '../../../kernel/src/prisma';
 import type { RunningServer } from '../../../kernel/src/server';
@@ -11,11 +13,8 @@ import { streamKey } from '../../../kernel/src/events/envelope';
 import { startCatalogService } from '../src/app';
 import { loadCatalogConfig } from '../src/config';
 
-const CREATE_PRODUCT = /* GraphQL */ `mutation($input: CreateProductInput!) { createProduct(input: $input) { id inStock } }`;
-const CREATE_ITEM = /* GraphQL */ `mutation($input: CreateInventoryItemInput!) { createInventoryItem(input: $input) { productId } }`;
-const ADJUST = /* GraphQL */ `mutation($id: ID!, $delta: Int!) { adjustStock(productId: $id, delta: $delta, reason: "projection test") { available } }`;
-const DELETE_ITEM = /* GraphQL */ `mutation($id: ID!) { deleteInventoryItem(productId: $id) }`;
-const IN_STOCK = /* GraphQL */ `query($id: ID!) { product(id: $id) { inStock } }`;
+const CREATE_PRODUCT = gql(`mutation CreateProductIdAndInStock($input: CreateProductInput!) { createProduct(input: $input) { id inStock } }`);
+const DELETE_ITEM = gql(`mutation DeleteInventoryItemOfProduct($id: ID!) { deleteInventoryItem(productId: $id) }`);
 
 async function eventually<T>(read: () => Promise<T>, expected: T, timeoutMs = 8000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
@@ -57,8 +56,9 @@ describe('the catalog\'s inStock is projected from the inventory\'s events', () 
     redis?.disconnect();
   });
 
-  const asAdmin = (query: string, variables: Record<string, unknown>) => stack.gql(query, variables, { token: admin.accessToken });
-  const inStock = (id: string, url = stack.gatewayUrl) => graphql(url, IN_STOCK, { id }).then((r) => r.data?.product?.inStock as boolean | undefined);
+  const asAdmin = <T, V>(query: Operation<T, V>, variables: V) => stack.gql(query, variables, { token: admin.accessToken });
+  const adjust = (productId: string, delta: number) => asAdmin(ADJUST_STOCK, { productId, delta, reason: 'projection test' });
+  const inStock = (id: string, url = stack.gatewayUrl) => graphql(url, PRODUCT_IN_STOCK, { id }).then((r) => r.data?.product?.inStock);
 
   async function newProduct(): Promise<string> {
     const created = await asAdmin(CREATE_PRODUCT, {
@@ -91,8 +91,8 @@ describe('the catalog\'s inStock is projected from the inventory\'s events', () 
   /** An item whose many changes took its versions well past where a new item's start, then deleted. */
   async function productWithDeletedItem(): Promise<string> {
     const id = await newProduct();
-    await asAdmin(CREATE_ITEM, { input: { productId: id, onHand: 2 } });
-    for (const delta of [1, 1, 1, -4, 4]) await asAdmin(ADJUST, { id, delta });
+    await asAdmin(CREATE_INVENTORY_ITEM, { input: { productId: id, onHand: 2 } });
+    for (const delta of [1, 1, 1, -4, 4]) await adjust(id, delta);
     await eventually(() => inStock(id), true);
     expect((await asAdmin(DELETE_ITEM, { id })).data).toEqual({ deleteInventoryItem: true });
     await eventually(() => inStock(id), false);
@@ -101,17 +101,17 @@ describe('the catalog\'s inStock is projected from the inventory\'s events', () 
 
   it('follows stock in and out', async () => {
     const id = await newProduct();
-    await asAdmin(CREATE_ITEM, { input: { productId: id, onHand: 2 } });
+    await asAdmin(CREATE_INVENTORY_ITEM, { input: { productId: id, onHand: 2 } });
     await eventually(() => inStock(id), true);
-    await asAdmin(ADJUST, { id, delta: -2 });
+    await adjust(id, -2);
     await eventually(() => inStock(id), false);
   });
 
   it('is in stock again once a deleted item is created again, and follows the new item', async () => {
     const id = await productWithDeletedItem();
-    await asAdmin(CREATE_ITEM, { input: { productId: id, onHand: 3 } });
+    await asAdmin(CREATE_INVENTORY_ITEM, { input: { productId: id, onHand: 3 } });
     await eventually(() => inStock(id), true);
-    await asAdmin(ADJUST, { id, delta: -3 });
+    await adjust(id, -3);
     await eventually(() => inStock(id), false);
   });
 
@@ -119,7 +119,7 @@ describe('the catalog\'s inStock is projected from the inventory\'s events', () 
     const id = await productWithDeletedItem();
     await restartCatalog(async () => {
       const before = await outboxEventIds(id);
-      await asAdmin(CREATE_ITEM, { input: { productId: id, onHand: 3 } });
+      await asAdmin(CREATE_INVENTORY_ITEM, { input: { productId: id, onHand: 3 } });
       await loseEvents((await outboxEventIds(id)).filter((e) => !before.includes(e)));
     });
     await eventually(() => inStock(id), true);
@@ -127,13 +127,13 @@ describe('the catalog\'s inStock is projected from the inventory\'s events', () 
 
   it('publishes a change committed while Redis was unreachable once it is back, exactly once', async () => {
     const id = await newProduct();
-    await asAdmin(CREATE_ITEM, { input: { productId: id, onHand: 0 } });
+    await asAdmin(CREATE_INVENTORY_ITEM, { input: { productId: id, onHand: 0 } });
     // The item's own event is out before the outage, so the one held back is exactly the adjustment's.
     const unpublished = () => prisma.inventoryOutboxEvent.findMany({ where: { publishedAt: null, payload: { path: ['productId'], equals: id } } });
     await eventually(async () => (await unpublished()).length, 0);
     proxy.block();
     try {
-      expect((await asAdmin(ADJUST, { id, delta: 7 })).data!.adjustStock.available).toBe(7);
+      expect((await adjust(id, 7)).data!.adjustStock.available).toBe(7);
       // An absence can only be watched for a while: 1.5 s, in which the relay retries several times.
       await new Promise((resolve) => setTimeout(resolve, 1500));
       expect(await unpublished()).toHaveLength(1);
@@ -152,12 +152,12 @@ describe('the catalog\'s inStock is projected from the inventory\'s events', () 
   it('catches up after a restart, from the stream and by a resync that repairs a lost event', async () => {
     const streamed = await newProduct();
     const lost = await newProduct();
-    await asAdmin(CREATE_ITEM, { input: { productId: streamed, onHand: 0 } });
-    await asAdmin(CREATE_ITEM, { input: { productId: lost, onHand: 0 } });
+    await asAdmin(CREATE_INVENTORY_ITEM, { input: { productId: streamed, onHand: 0 } });
+    await asAdmin(CREATE_INVENTORY_ITEM, { input: { productId: lost, onHand: 0 } });
 
     await restartCatalog(async () => {
       // While the catalog is down: one change goes through the events as usual...
-      await asAdmin(ADJUST, { id: streamed, delta: 3 });
+      await adjust(streamed, 3);
       // ...and one is written with its event lost (as if the stream had been trimmed or Redis flushed).
       await prisma.$executeRaw`UPDATE "inventory"."inventory_items" SET "on_hand" = 4, "version" = nextval('"inventory".inventory_items_version_seq') WHERE "product_id" = ${lost}::uuid`;
     });

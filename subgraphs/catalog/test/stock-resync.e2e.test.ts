@@ -1,11 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { useStack } from '../../../test/support/stack';
 import { login, randomPhone, type Session } from '../../../test/support/login';
+import { CREATE_INVENTORY_ITEM, CREATE_PRODUCT_ID, PRODUCT_IN_STOCK } from '../../../test/support/operations';
 import { createPrisma, type PrismaClient } from '../../../kernel/src/prisma';
-
-const CREATE_PRODUCT = /* GraphQL */ `mutation($input: CreateProductInput!) { createProduct(input: $input) { id inStock } }`;
-const CREATE_ITEM = /* GraphQL */ `mutation($input: CreateInventoryItemInput!) { createInventoryItem(input: $input) { productId } }`;
-const IN_STOCK = /* GraphQL */ `query($id: ID!) { product(id: $id) { inStock } }`;
 
 /** Polls `read` until it returns `expected`, and fails with the last value read after `timeoutMs`. */
 async function eventually<T>(read: () => Promise<T>, expected: T, timeoutMs: number): Promise<void> {
@@ -29,16 +26,18 @@ describe('the periodic stock resync (CATALOG_STOCK_RESYNC_SECONDS)', () => {
   });
   afterAll(() => prisma?.$disconnect());
 
-  const asAdmin = (query: string, variables: Record<string, unknown>) => ctx.stack.gql(query, variables, { token: admin.accessToken });
-  const inStock = (id: string) => ctx.stack.gql(IN_STOCK, { id }).then((r) => r.data?.product?.inStock as boolean | undefined);
+  const inStock = (id: string) => ctx.stack.gql(PRODUCT_IN_STOCK, { id }).then((r) => r.data?.product?.inStock);
 
   it('repairs a change whose event was lost, while the catalog keeps running', async () => {
     // Given: a product in stock, as the catalog learnt from the inventory's events.
-    const created = await asAdmin(CREATE_PRODUCT, {
-      input: { sku: `RESYNC-${randomUUID().slice(0, 8)}`, name: 'Resync test teapot', category: `resync-${randomUUID().slice(0, 6)}`, price: { amount: 1900 } },
-    });
-    const id = created.data!.createProduct.id as string;
-    expect((await asAdmin(CREATE_ITEM, { input: { productId: id, onHand: 2 } })).errors).toBeUndefined();
+    const token = admin.accessToken;
+    const created = await ctx.stack.gql(
+      CREATE_PRODUCT_ID,
+      { input: { sku: `RESYNC-${randomUUID().slice(0, 8)}`, name: 'Resync test teapot', category: `resync-${randomUUID().slice(0, 6)}`, price: { amount: 1900 } } },
+      { token },
+    );
+    const id = created.data!.createProduct.id;
+    expect((await ctx.stack.gql(CREATE_INVENTORY_ITEM, { input: { productId: id, onHand: 2 } }, { token })).errors).toBeUndefined();
     await eventually(() => inStock(id), true, 10_000);
 
     // When: the stock runs out with no event at all (written as the inventory would, its version from the sequence).
