@@ -2,7 +2,7 @@ import WebSocket from 'ws';
 import Redis from 'ioredis';
 import { createClient, type Client, type FormattedExecutionResult } from 'graphql-ws';
 import { liveChannel } from '../../kernel/src/events/envelope';
-import type { Operation } from './graphql';
+import { operationText, type Operation } from './graphql';
 
 /** A graphql-ws client against the gateway, as a browser or Sandbox would open it. */
 export function wsClient(httpUrl: string, accessToken?: string): Client {
@@ -38,7 +38,7 @@ export function subscribe<T = Record<string, any>, V extends Record<string, unkn
   let rejectError: (e: unknown) => void = () => undefined;
   const error = new Promise<unknown>((resolve) => (rejectError = resolve));
   const unsubscribe = client.subscribe<T>(
-    { query: String(query), variables: variables ?? {} },
+    { query: operationText(query), variables: variables ?? {} },
     {
       next: (result) => {
         (probeTests.some((isProbe) => isProbe(result)) ? probes : results).push(result);
