@@ -4,11 +4,13 @@ import { login, randomPhone, type Session } from '../../../test/support/login';
 import { firstErrorCode, graphql, type GraphQLResponse } from '../../../test/support/graphql';
 import { createPrisma, type PrismaClient } from '../../../kernel/src/prisma';
 import { eventually } from '../../../test/support/eventually';
+import { gql } from '../../../generated/graphql/gateway';
 
-const CREATE_ITEM = /* GraphQL */ `
-  mutation($input: CreateInventoryItemInput!) { createInventoryItem(input: $input) { productId onHand reserved available } }
-`;
-const ITEM = /* GraphQL */ `query($id: ID!) { inventoryItem(productId: $id) { onHand reserved available } }`;
+const CREATE_ITEM = gql(`
+  mutation InventoryReservationsCreateItem($input: CreateInventoryItemInput!) { createInventoryItem(input: $input) { productId onHand reserved available } }
+`);
+const ITEM = gql(`query InventoryReservationsItem($id: ID!) { inventoryItem(productId: $id) { onHand reserved available } }`);
+// The order service's calls: not in the public API, sent straight at the inventory subgraph.
 const RESERVE = /* GraphQL */ `
   mutation($orderId: ID!, $lines: [ReservationLineInput!]!) {
     reserveStock(orderId: $orderId, lines: $lines) { orderId status expiresAt lines { productId quantity status } }
@@ -43,7 +45,7 @@ function reservationHarness(env: Record<string, string>) {
       expect(created.errors).toBeUndefined();
       return productId;
     };
-    h.item = async (productId) => (await ctx.stack.gql(ITEM, { id: productId })).data!.inventoryItem;
+    h.item = async (productId) => (await ctx.stack.gql(ITEM, { id: productId })).data!.inventoryItem!;
   });
   afterAll(() => h.prisma?.$disconnect());
   return h;

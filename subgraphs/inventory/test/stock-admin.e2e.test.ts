@@ -1,27 +1,29 @@
 import { randomUUID } from 'node:crypto';
 import { useStack, type Stack } from '../../../test/support/stack';
 import { login, randomPhone, type Session } from '../../../test/support/login';
-import { firstErrorCode } from '../../../test/support/graphql';
+import { firstErrorCode, type GraphQLResponse, type Operation } from '../../../test/support/graphql';
 import type { FakeTelegram } from '../../../test/support/fake-telegram';
+import { gql } from '../../../generated/graphql/gateway';
+import type { InventoryAdminMovementsQuery } from '../../../generated/graphql/gateway/graphql';
 
-const CREATE = /* GraphQL */ `
-  mutation($input: CreateInventoryItemInput!) { createInventoryItem(input: $input) { productId onHand reserved available lowStockThreshold updatedAt } }
-`;
-const UPDATE = /* GraphQL */ `
-  mutation($id: ID!, $input: UpdateInventoryItemInput!) { updateInventoryItem(productId: $id, input: $input) { lowStockThreshold } }
-`;
-const ADJUST = /* GraphQL */ `
-  mutation($id: ID!, $delta: Int!, $reason: String!) { adjustStock(productId: $id, delta: $delta, reason: $reason) { onHand reserved available } }
-`;
-const DELETE = /* GraphQL */ `mutation($id: ID!) { deleteInventoryItem(productId: $id) }`;
-const ITEM = /* GraphQL */ `query($id: ID!) { inventoryItem(productId: $id) { onHand available lowStockThreshold } }`;
-const MOVEMENTS = /* GraphQL */ `
-  query($id: ID!, $first: Int, $after: String) {
+const CREATE = gql(`
+  mutation InventoryAdminCreate($input: CreateInventoryItemInput!) { createInventoryItem(input: $input) { productId onHand reserved available lowStockThreshold updatedAt } }
+`);
+const UPDATE = gql(`
+  mutation InventoryAdminUpdate($id: ID!, $input: UpdateInventoryItemInput!) { updateInventoryItem(productId: $id, input: $input) { lowStockThreshold } }
+`);
+const ADJUST = gql(`
+  mutation InventoryAdminAdjust($id: ID!, $delta: Int!, $reason: String!) { adjustStock(productId: $id, delta: $delta, reason: $reason) { onHand reserved available } }
+`);
+const DELETE = gql(`mutation InventoryAdminDelete($id: ID!) { deleteInventoryItem(productId: $id) }`);
+const ITEM = gql(`query InventoryAdminItem($id: ID!) { inventoryItem(productId: $id) { onHand available lowStockThreshold } }`);
+const MOVEMENTS = gql(`
+  query InventoryAdminMovements($id: ID!, $first: Int, $after: String) {
     stockMovements(productId: $id, first: $first, after: $after) {
       edges { node { deltaOnHand deltaReserved reason actor createdAt } } pageInfo { hasNextPage endCursor }
     }
   }
-`;
+`);
 
 describe('stock administration', () => {
   const adminPhone = randomPhone();
@@ -35,7 +37,7 @@ describe('stock administration', () => {
     ({ stack, telegram } = ctx);
     [admin, customer] = await Promise.all([login(stack, telegram, adminPhone), login(stack, telegram)]);
   });
-  const asAdmin = (query: string, variables: Record<string, unknown>) => stack.gql(query, variables, { token: admin.accessToken });
+  const asAdmin = <T, V>(query: Operation<T, V>, variables: V) => stack.gql(query, variables, { token: admin.accessToken });
 
   it('creates, adjusts, re-thresholds and deletes an item, leaving an audit trail of who, when, delta and why', async () => {
     const productId = randomUUID();
@@ -46,14 +48,14 @@ describe('stock administration', () => {
     expect((await asAdmin(ADJUST, { id: productId, delta: -2, reason: 'damaged in storage' })).data!.adjustStock.onHand).toBe(13);
     expect((await asAdmin(UPDATE, { id: productId, input: { lowStockThreshold: 7 } })).data!.updateInventoryItem.lowStockThreshold).toBe(7);
 
-    const trail = (await asAdmin(MOVEMENTS, { id: productId, first: 10 })).data!.stockMovements.edges.map((e: any) => e.node);
-    expect(trail.map((m: any) => [m.deltaOnHand, m.reason])).toEqual([
+    const trail = (await asAdmin(MOVEMENTS, { id: productId, first: 10 })).data!.stockMovements.edges.map((e) => e.node);
+    expect(trail.map((m) => [m.deltaOnHand, m.reason])).toEqual([
       [0, 'low-stock threshold set to 7'],
       [-2, 'damaged in storage'],
       [5, 'delivery from supplier'],
       [10, 'item created'],
     ]);
-    expect(new Set(trail.map((m: any) => m.actor))).toEqual(new Set([`user:${admin.userId}`]));
+    expect(new Set(trail.map((m) => m.actor))).toEqual(new Set([`user:${admin.userId}`]));
 
     expect((await asAdmin(DELETE, { id: productId })).data).toEqual({ deleteInventoryItem: true });
     expect((await stack.gql(ITEM, { id: productId })).data!.inventoryItem).toBeNull();
@@ -66,8 +68,8 @@ describe('stock administration', () => {
     const reasons: string[] = [];
     let after: string | null = null;
     for (;;) {
-      const page: any = (await asAdmin(MOVEMENTS, { id: productId, first: 2, after })).data!.stockMovements;
-      reasons.push(...page.edges.map((e: any) => e.node.reason));
+      const page: InventoryAdminMovementsQuery['stockMovements'] = (await asAdmin(MOVEMENTS, { id: productId, first: 2, after })).data!.stockMovements;
+      reasons.push(...page.edges.map((e) => e.node.reason));
       if (!page.pageInfo.hasNextPage) break;
       after = page.pageInfo.endCursor;
     }
@@ -97,19 +99,20 @@ describe('stock administration', () => {
   it('refuses bad input with a code and the field', async () => {
     const productId = randomUUID();
     await asAdmin(CREATE, { input: { productId, onHand: 1 } });
-    const cases: Array<[string, Record<string, unknown>, string, string]> = [
-      [CREATE, { input: { productId, onHand: 1 } }, 'CONFLICT', ''],
-      [CREATE, { input: { productId: randomUUID(), onHand: -1 } }, 'BAD_USER_INPUT', 'input.onHand'],
-      [CREATE, { input: { productId: 'nope', onHand: 1 } }, 'BAD_USER_INPUT', 'input.productId'],
-      [ADJUST, { id: productId, delta: 0, reason: 'x' }, 'BAD_USER_INPUT', 'delta'],
-      [ADJUST, { id: productId, delta: 1, reason: '  ' }, 'BAD_USER_INPUT', 'reason'],
-      [ADJUST, { id: randomUUID(), delta: 1, reason: 'x' }, 'NOT_FOUND', ''],
-      [UPDATE, { id: productId, input: {} }, 'BAD_USER_INPUT', 'input'],
-      [UPDATE, { id: productId, input: { lowStockThreshold: -5 } }, 'BAD_USER_INPUT', 'input.lowStockThreshold'],
-      [DELETE, { id: randomUUID() }, 'NOT_FOUND', ''],
+    // Each case is sent when its turn comes, one after another.
+    const cases: Array<[() => Promise<GraphQLResponse<unknown>>, string, string]> = [
+      [() => asAdmin(CREATE, { input: { productId, onHand: 1 } }), 'CONFLICT', ''],
+      [() => asAdmin(CREATE, { input: { productId: randomUUID(), onHand: -1 } }), 'BAD_USER_INPUT', 'input.onHand'],
+      [() => asAdmin(CREATE, { input: { productId: 'nope', onHand: 1 } }), 'BAD_USER_INPUT', 'input.productId'],
+      [() => asAdmin(ADJUST, { id: productId, delta: 0, reason: 'x' }), 'BAD_USER_INPUT', 'delta'],
+      [() => asAdmin(ADJUST, { id: productId, delta: 1, reason: '  ' }), 'BAD_USER_INPUT', 'reason'],
+      [() => asAdmin(ADJUST, { id: randomUUID(), delta: 1, reason: 'x' }), 'NOT_FOUND', ''],
+      [() => asAdmin(UPDATE, { id: productId, input: {} }), 'BAD_USER_INPUT', 'input'],
+      [() => asAdmin(UPDATE, { id: productId, input: { lowStockThreshold: -5 } }), 'BAD_USER_INPUT', 'input.lowStockThreshold'],
+      [() => asAdmin(DELETE, { id: randomUUID() }), 'NOT_FOUND', ''],
     ];
-    for (const [query, variables, code, field] of cases) {
-      const response = await asAdmin(query, variables);
+    for (const [send, code, field] of cases) {
+      const response = await send();
       expect([firstErrorCode(response), response.errors?.[0]?.extensions?.field ?? '']).toEqual([code, field]);
     }
   });

@@ -4,14 +4,17 @@ import { useStack, type Stack } from '../../../test/support/stack';
 import { login, randomPhone, type Session } from '../../../test/support/login';
 import type { GraphQLResponse } from '../../../test/support/graphql';
 import { subscribe, untilLive, wsClient } from '../../../test/support/subscriptions';
+import type { ResultOf } from '@graphql-typed-document-node/core';
+import { gql } from '../../../generated/graphql/gateway';
 import { EventStreams, eventually, notificationProbe } from './notification-support';
 
-const CREATE_PRODUCT = /* GraphQL */ `mutation($input: CreateProductInput!) { createProduct(input: $input) { id } }`;
-const CREATE_ITEM = /* GraphQL */ `mutation($input: CreateInventoryItemInput!) { createInventoryItem(input: $input) { productId } }`;
-const STOCK = /* GraphQL */ `query($id: ID!) { inventoryItem(productId: $id) { onHand reserved available } }`;
-const PLACE_ORDER = /* GraphQL */ `mutation($input: PlaceOrderInput!) { placeOrder(input: $input) { id number status } }`;
-const CANCEL_ORDER = /* GraphQL */ `mutation($id: ID!) { cancelOrder(id: $id) { id status } }`;
-const ORDER = /* GraphQL */ `query($id: ID!) { order(id: $id) { id status statusHistory { to actor } } }`;
+const CREATE_PRODUCT = gql(`mutation NotificationTelegramCreateProduct($input: CreateProductInput!) { createProduct(input: $input) { id } }`);
+const CREATE_ITEM = gql(`mutation NotificationTelegramCreateItem($input: CreateInventoryItemInput!) { createInventoryItem(input: $input) { productId } }`);
+const STOCK = gql(`query NotificationTelegramStock($id: ID!) { inventoryItem(productId: $id) { onHand reserved available } }`);
+const PLACE_ORDER = gql(`mutation NotificationTelegramPlaceOrder($input: PlaceOrderInput!) { placeOrder(input: $input) { id number status } }`);
+const CANCEL_ORDER = gql(`mutation NotificationTelegramCancelOrder($id: ID!) { cancelOrder(id: $id) { id status } }`);
+const ORDER = gql(`query NotificationTelegramOrder($id: ID!) { order(id: $id) { id status statusHistory { to actor } } }`);
+const LIVE = gql(`subscription NotificationTelegramLive { notificationReceived { kind orderId } }`);
 
 function ok<T>(response: GraphQLResponse<T>): T {
   if (response.errors || !response.data) throw new Error(`unexpected errors: ${JSON.stringify(response.errors ?? response.raw)}`);
@@ -34,12 +37,12 @@ describe('confirming an order in Telegram', () => {
 
   async function product(onHand: number): Promise<string> {
     const input = { sku: `TG-${randomBytes(5).toString('hex')}`, name: 'Gooseneck kettle', category: 'kitchen', price: { amount: 6900, currency: 'USD' } };
-    const id = ok(await stack.gql(CREATE_PRODUCT, { input }, { token: admin.accessToken })).createProduct.id as string;
+    const id = ok(await stack.gql(CREATE_PRODUCT, { input }, { token: admin.accessToken })).createProduct.id;
     ok(await stack.gql(CREATE_ITEM, { input: { productId: id, onHand } }, { token: admin.accessToken }));
     return id;
   }
-  const stock = async (id: string) => ok(await stack.gql(STOCK, { id })).inventoryItem;
-  const orderOf = async (id: string) => ok(await stack.gql(ORDER, { id }, { token: customer.accessToken })).order;
+  const stock = async (id: string) => ok(await stack.gql(STOCK, { id })).inventoryItem!;
+  const orderOf = async (id: string) => ok(await stack.gql(ORDER, { id }, { token: customer.accessToken })).order!;
 
   /** Places an order of `quantity` and waits for the request to confirm it in the customer's chat. */
   async function placeAndAsk(productId: string, quantity: number): Promise<{ id: string; number: string; ask: SentMessage }> {
@@ -53,7 +56,7 @@ describe('confirming an order in Telegram', () => {
     const streams = new EventStreams(stack.env.REDIS_KEY_PREFIX!);
     const probe = await notificationProbe(stack, streams, customer);
     const client = wsClient(stack.gatewayUrl, customer.accessToken);
-    const live = subscribe(client, `subscription { notificationReceived { kind orderId } }`);
+    const live = subscribe<ResultOf<typeof LIVE>>(client, String(LIVE));
     try {
       await untilLive(live, stack.env.REDIS_KEY_PREFIX!, probe);
       const order = await placeAndAsk(productId, 2);

@@ -7,6 +7,8 @@ import { JwtService } from '../../../kernel/src/jwt';
 import { TEST_JWT_SECRET, type Stack } from '../../../test/support/stack';
 import { eventually } from '../../../test/support/eventually';
 import type { Probe } from '../../../test/support/subscriptions';
+import { gql } from '../../../generated/graphql/gateway';
+import type { NotificationFeedItemFragment } from '../../../generated/graphql/gateway/graphql';
 
 let nextOrderNumber = Math.floor(Math.random() * 900_000);
 
@@ -62,33 +64,26 @@ export class EventStreams {
 
 export { eventually };
 
-export const MY_NOTIFICATIONS = /* GraphQL */ `
-  query Feed($unreadOnly: Boolean, $first: Int, $after: String) {
+gql(`
+  fragment NotificationFeedItem on Notification { id kind title body orderId productId readAt createdAt deliveredToTelegramAt }
+`);
+export type FeedItem = NotificationFeedItemFragment;
+
+export const MY_NOTIFICATIONS = gql(`
+  query NotificationFeed($unreadOnly: Boolean, $first: Int, $after: String) {
     myNotifications(unreadOnly: $unreadOnly, first: $first, after: $after) {
       totalCount
       pageInfo { hasNextPage endCursor }
-      edges { cursor node { id kind title body orderId productId readAt createdAt deliveredToTelegramAt } }
+      edges { cursor node { ...NotificationFeedItem } }
     }
   }
-`;
-
-export interface FeedItem {
-  id: string;
-  kind: string;
-  title: string;
-  body: string;
-  orderId: string | null;
-  productId: string | null;
-  readAt: string | null;
-  createdAt: string;
-  deliveredToTelegramAt: string | null;
-}
+`);
 
 /** The user's whole feed through the gateway, newest first. */
 export async function feed(stack: Stack, accessToken: string, unreadOnly = false): Promise<FeedItem[]> {
   const response = await stack.gql(MY_NOTIFICATIONS, { unreadOnly, first: 100 }, { token: accessToken });
   if (response.errors) throw new Error(`myNotifications failed: ${JSON.stringify(response.errors)}`);
-  return response.data!.myNotifications.edges.map((edge: { node: FeedItem }) => edge.node);
+  return response.data!.myNotifications.edges.map((edge) => edge.node);
 }
 
 export interface RespondToOrderCall {

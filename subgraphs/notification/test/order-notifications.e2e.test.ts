@@ -3,11 +3,14 @@ import { startStack, type Stack } from '../../../test/support/stack';
 import { login, randomPhone, type Session } from '../../../test/support/login';
 import { firstErrorCode, graphql, type GraphQLResponse } from '../../../test/support/graphql';
 import { subscribe, untilLive, wsClient } from '../../../test/support/subscriptions';
+import type { ResultOf } from '@graphql-typed-document-node/core';
+import { gql } from '../../../generated/graphql/gateway';
 import { EventStreams, FakeOrderService, eventually, feed, notificationProbe, orderEvent } from './notification-support';
 
-const MARK_READ = /* GraphQL */ `mutation($ids: [ID!]!) { markNotificationsRead(ids: $ids) { id kind readAt } }`;
+const MARK_READ = gql(`mutation NotificationMarkRead($ids: [ID!]!) { markNotificationsRead(ids: $ids) { id kind readAt } }`);
+// For the gateway's subscriptions only: sent straight at the notification subgraph, and refused through the gateway.
 const FROM_EVENT = /* GraphQL */ `query($event: String!) { _notificationFromEvent(event: $event) { id kind title } }`;
-const NOTIFICATION_RECEIVED = /* GraphQL */ `subscription { notificationReceived { id kind title orderId } }`;
+const NOTIFICATION_RECEIVED = gql(`subscription NotificationReceivedLive { notificationReceived { id kind title orderId } }`);
 
 describe('order events become notifications: in the feed, live, and in Telegram', () => {
   const adminPhone = randomPhone();
@@ -152,16 +155,16 @@ describe('order events become notifications: in the feed, live, and in Telegram'
   });
 
   it('pages through the feed, newest first', async () => {
-    const query = /* GraphQL */ `query($after: String) { myNotifications(first: 2, after: $after) { totalCount pageInfo { hasNextPage endCursor } edges { node { id createdAt } } } }`;
+    const query = gql(`query NotificationFeedPage($after: String) { myNotifications(first: 2, after: $after) { totalCount pageInfo { hasNextPage endCursor } edges { node { id createdAt } } } }`);
     const all = await feed(stack, customer.accessToken);
     expect(all.length).toBeGreaterThan(3);
     const seen: string[] = [];
     let after: string | null = null;
     for (;;) {
-      const page: GraphQLResponse = await stack.gql(query, { after }, { token: customer.accessToken });
+      const page: GraphQLResponse<ResultOf<typeof query>> = await stack.gql(query, { after }, { token: customer.accessToken });
       expect(page.errors).toBeUndefined();
       expect(page.data!.myNotifications.totalCount).toBe(all.length);
-      seen.push(...page.data!.myNotifications.edges.map((e: { node: { id: string } }) => e.node.id));
+      seen.push(...page.data!.myNotifications.edges.map((e) => e.node.id));
       if (!page.data!.myNotifications.pageInfo.hasNextPage) break;
       after = page.data!.myNotifications.pageInfo.endCursor;
     }
@@ -172,7 +175,7 @@ describe('order events become notifications: in the feed, live, and in Telegram'
   async function subscribed(session: Session) {
     const probe = await notificationProbe(stack, streams, session);
     const client = wsClient(stack.gatewayUrl, session.accessToken);
-    const subscription = subscribe(client, NOTIFICATION_RECEIVED);
+    const subscription = subscribe<ResultOf<typeof NOTIFICATION_RECEIVED>>(client, String(NOTIFICATION_RECEIVED));
     await untilLive(subscription, stack.env.REDIS_KEY_PREFIX!, probe);
     return Object.assign(subscription, { dispose: () => (subscription.close(), client.dispose()) });
   }

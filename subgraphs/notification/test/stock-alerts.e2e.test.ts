@@ -4,11 +4,13 @@ import { useStack, type Stack } from '../../../test/support/stack';
 import { login, randomPhone, type Session } from '../../../test/support/login';
 import { createPrisma, type PrismaClient } from '../../../kernel/src/prisma';
 import type { EventEnvelope } from '../../../kernel/src/events/envelope';
+import type { Operation } from '../../../test/support/graphql';
+import { gql } from '../../../generated/graphql/gateway';
 import { EventStreams, eventually, feed, orderEvent, stockChanged } from './notification-support';
 
-const CREATE_ITEM = /* GraphQL */ `mutation($input: CreateInventoryItemInput!) { createInventoryItem(input: $input) { productId } }`;
-const ADJUST = /* GraphQL */ `mutation($id: ID!, $delta: Int!) { adjustStock(productId: $id, delta: $delta, reason: "alerts test") { available } }`;
-const DELETE_ITEM = /* GraphQL */ `mutation($id: ID!) { deleteInventoryItem(productId: $id) }`;
+const CREATE_ITEM = gql(`mutation NotificationAlertsCreateItem($input: CreateInventoryItemInput!) { createInventoryItem(input: $input) { productId } }`);
+const ADJUST = gql(`mutation NotificationAlertsAdjust($id: ID!, $delta: Int!) { adjustStock(productId: $id, delta: $delta, reason: "alerts test") { available } }`);
+const DELETE_ITEM = gql(`mutation NotificationAlertsDeleteItem($id: ID!) { deleteInventoryItem(productId: $id) }`);
 
 describe('admins are told when a product\'s stock falls to its low-stock threshold', () => {
   const adminPhone = randomPhone();
@@ -80,7 +82,7 @@ describe('admins are told when a product\'s stock falls to its low-stock thresho
   });
 
   it('alerts for a recreated item falling under its threshold, and not for a late event of the deleted one', async () => {
-    const asAdmin = (query: string, variables: Record<string, unknown>) => stack.gql(query, variables, { token: admin.accessToken });
+    const asAdmin = <T, V>(query: Operation<T, V>, variables: V) => stack.gql(query, variables, { token: admin.accessToken });
     const productId = randomUUID();
     // The first item: it falls to 2 (an alert) and is deleted while low.
     await asAdmin(CREATE_ITEM, { input: { productId, onHand: 10, lowStockThreshold: 3 } });

@@ -3,8 +3,9 @@ import { login, randomPhone, type Session } from '../../../test/support/login';
 import { FakeTelegram } from '../../../test/support/fake-telegram';
 import { startTcpProxy, type TcpProxy } from '../../../test/support/tcp-proxy';
 import { createPrisma, type PrismaClient } from '../../../kernel/src/prisma';
+import { gql } from '../../../generated/graphql/gateway';
 import type { OrderServer } from '../src/app';
-import { CANCEL_ORDER, Shop, useShop, eventually, inventoryTrail, ok, type OrderNode } from './order-support';
+import { CANCEL_ORDER, Shop, useShop, eventually, inventoryTrail, ok } from './order-support';
 
 /** The order's status, reason and saga state straight from its row. */
 const sagaState = (prisma: PrismaClient, id: string) =>
@@ -12,6 +13,8 @@ const sagaState = (prisma: PrismaClient, id: string) =>
 
 const cancelEvents = (prisma: PrismaClient, orderId: string) =>
   prisma.orderOutboxEvent.findMany({ where: { type: 'OrderCancelled', payload: { path: ['orderId'], equals: orderId } } });
+
+const CONFIRM_STATUS = gql(`mutation OrderCompensationConfirm($id: ID!) { confirmOrder(id: $id) { status } }`);
 
 describe('compensation: whatever was reserved is released', () => {
   const ctx = useShop();
@@ -23,10 +26,10 @@ describe('compensation: whatever was reserved is released', () => {
 
   it('releases the stock when the customer cancels', async () => {
     const kettle = await shop.product({ name: 'Copper kettle', onHand: 4 });
-    const placed = ok(await shop.place(customer, [{ productId: kettle, quantity: 3 }])).placeOrder as OrderNode;
+    const placed = ok(await shop.place(customer, [{ productId: kettle, quantity: 3 }])).placeOrder;
     expect(await shop.stock(kettle)).toEqual({ onHand: 4, reserved: 3, available: 1 });
 
-    const cancelled = ok(await stack.gql(CANCEL_ORDER, { id: placed.id }, { token: customer.accessToken })).cancelOrder as OrderNode;
+    const cancelled = ok(await stack.gql(CANCEL_ORDER, { id: placed.id }, { token: customer.accessToken })).cancelOrder;
 
     expect(cancelled).toMatchObject({ status: 'CANCELLED', cancelReason: 'cancelled by the customer' });
     expect(cancelled.statusHistory.at(-1)).toMatchObject({ from: 'AWAITING_CONFIRMATION', to: 'CANCELLED', reason: 'cancelled by the customer', actor: `user:${customer.userId}` });
@@ -41,7 +44,7 @@ describe('compensation: whatever was reserved is released', () => {
     const scarce = await shop.product({ name: 'Brass candlestick', onHand: 1 });
     const missing = await shop.product({ name: 'Wool throw', onHand: null });
 
-    const failed = ok(await shop.place(customer, [{ productId: plenty, quantity: 2 }, { productId: scarce, quantity: 2 }])).placeOrder as OrderNode;
+    const failed = ok(await shop.place(customer, [{ productId: plenty, quantity: 2 }, { productId: scarce, quantity: 2 }])).placeOrder;
 
     expect(failed.status).toBe('FAILED');
     expect(failed.cancelReason).toContain('Brass candlestick');
@@ -56,7 +59,7 @@ describe('compensation: whatever was reserved is released', () => {
     expect(event!.payload).toMatchObject({ status: 'FAILED', reason: failed.cancelReason });
 
     // A product with no stock item at all is out of stock too
-    const none = ok(await shop.place(customer, [{ productId: missing, quantity: 1 }])).placeOrder as OrderNode;
+    const none = ok(await shop.place(customer, [{ productId: missing, quantity: 1 }])).placeOrder;
     expect(none).toMatchObject({ status: 'FAILED', cancelReason: expect.stringContaining('Wool throw') });
   });
 });
@@ -79,7 +82,7 @@ describe('compensation: an order not confirmed in time is cancelled', () => {
     const rug = await shop.product({ name: 'Jute rug', onHand: 2 });
 
     const asked = Date.now();
-    const placed = ok(await shop.place(customer, [{ productId: rug, quantity: 2 }])).placeOrder as OrderNode;
+    const placed = ok(await shop.place(customer, [{ productId: rug, quantity: 2 }])).placeOrder;
     expect(placed.status).toBe('AWAITING_CONFIRMATION');
     const deadline = Date.parse(placed.confirmationDeadline!);
     expect(deadline).toBeGreaterThanOrEqual(asked + TIMEOUT_SECONDS * 1000);
@@ -103,7 +106,7 @@ describe('compensation: an order not confirmed in time is cancelled', () => {
     await worker.stop();
     try {
       const rug = await shop.product({ name: 'Sisal rug', onHand: 2 });
-      const placed = ok(await shop.place(customer, [{ productId: rug, quantity: 1 }])).placeOrder as OrderNode;
+      const placed = ok(await shop.place(customer, [{ productId: rug, quantity: 1 }])).placeOrder;
       await new Promise((resolve) => setTimeout(resolve, Date.parse(placed.confirmationDeadline!) - Date.now() + 50));
 
       const late = await stack.gql(`mutation($id: ID!) { confirmOrder(id: $id) { id } }`, { id: placed.id }, { token: customer.accessToken });
@@ -163,7 +166,7 @@ describe('compensation: the inventory cannot be reached', () => {
     proxy.block();
 
     // The first try fails: the order is answered PENDING and retried in the background
-    const placed = ok(await shop.place(customer, [{ productId: clock, quantity: 1 }])).placeOrder as OrderNode;
+    const placed = ok(await shop.place(customer, [{ productId: clock, quantity: 1 }])).placeOrder;
     expect(placed.status).toBe('PENDING');
 
     const failed = await eventually(() => shop.order(customer, placed.id), (order) => order!.status !== 'PENDING', 10_000);
@@ -184,7 +187,7 @@ describe('compensation: the inventory cannot be reached', () => {
   it('places the order once the inventory answers again within the attempts', async () => {
     const mirror = await shop.product({ name: 'Round mirror', onHand: 5 });
     proxy.block();
-    const placed = ok(await shop.place(customer, [{ productId: mirror, quantity: 2 }])).placeOrder as OrderNode;
+    const placed = ok(await shop.place(customer, [{ productId: mirror, quantity: 2 }])).placeOrder;
     expect(placed.status).toBe('PENDING');
     await proxy.unblock();
 
@@ -197,11 +200,11 @@ describe('compensation: the inventory cannot be reached', () => {
 
   it('keeps retrying a confirmation until the inventory answers, then confirms', async () => {
     const lamp = await shop.product({ name: 'Paper lamp', onHand: 5 });
-    const placed = ok(await shop.place(customer, [{ productId: lamp, quantity: 1 }])).placeOrder as OrderNode;
+    const placed = ok(await shop.place(customer, [{ productId: lamp, quantity: 1 }])).placeOrder;
     expect(placed.status).toBe('AWAITING_CONFIRMATION');
     proxy.block();
 
-    const confirming = ok(await stack.gql(`mutation($id: ID!) { confirmOrder(id: $id) { status } }`, { id: placed.id }, { token: customer.accessToken }));
+    const confirming = ok(await stack.gql(CONFIRM_STATUS, { id: placed.id }, { token: customer.accessToken }));
     expect(confirming.confirmOrder.status).toBe('AWAITING_CONFIRMATION');
     // More tries than ORDER_SAGA_MAX_ATTEMPTS: a commit that may have gone through is never given up on
     await eventually(() => sagaState(prisma, placed.id), (state) => state.sagaAttempts > 4);

@@ -5,7 +5,7 @@ import { login, randomPhone, type Session } from '../../../test/support/login';
 import { FakeTelegram } from '../../../test/support/fake-telegram';
 import { createPrisma, type PrismaClient } from '../../../kernel/src/prisma';
 import type { Failpoint } from '../src/failpoints';
-import { CANCEL_ORDER, CONFIRM_ORDER, PLACE_ORDER, Shop, UNCAPPED, eventually, inventoryTrail, newKey, ok, type OrderNode } from './order-support';
+import { CANCEL_ORDER, CONFIRM_ORDER, PLACE_ORDER, Shop, UNCAPPED, eventually, inventoryTrail, newKey, ok, type OrderCommand } from './order-support';
 
 const ROOT = path.resolve(__dirname, '../../..');
 /** How long one cold start (tsx compiling, Prisma, Redis) may take on a busy machine. */
@@ -112,9 +112,9 @@ describe('crash recovery: the order service killed (SIGKILL) at each step of the
     return { key };
   }
 
-  async function placeThenDying(mutation: string, lines: Line[]): Promise<{ key: string }> {
+  async function placeThenDying(mutation: OrderCommand, lines: Line[]): Promise<{ key: string }> {
     const key = newKey();
-    const placed = ok(await stack.gql(PLACE_ORDER, { input: { lines: asInput(lines), idempotencyKey: key } }, { token: customer.accessToken })).placeOrder as OrderNode;
+    const placed = ok(await stack.gql(PLACE_ORDER, { input: { lines: asInput(lines), idempotencyKey: key } }, { token: customer.accessToken })).placeOrder;
     expect(placed.status).toBe('AWAITING_CONFIRMATION');
     const response = await stack.gql(mutation, { id: placed.id }, { token: customer.accessToken });
     expect(response.errors).toBeDefined();

@@ -2,7 +2,7 @@ import type { Stack } from '../../../test/support/stack';
 import { login, type Session } from '../../../test/support/login';
 import { firstErrorCode } from '../../../test/support/graphql';
 import type { PrismaClient } from '../../../kernel/src/prisma';
-import { CANCEL_ORDER, CONFIRM_ORDER, Shop, UNCAPPED, useShop, inventoryTrail, newKey, ok, type OrderNode } from './order-support';
+import { CANCEL_ORDER, CONFIRM_ORDER, Shop, UNCAPPED, useShop, inventoryTrail, newKey, ok } from './order-support';
 
 describe('one order per idempotency key, and one winner per race', () => {
   const ctx = useShop(UNCAPPED);
@@ -27,7 +27,7 @@ describe('one order per idempotency key, and one winner per race', () => {
     expect(await prisma.orderOutboxEvent.count({ where: { type: 'OrderPlaced', payload: { path: ['orderId'], equals: id } } })).toBe(1);
 
     // Later, the same key returns the same order as it now is
-    const again = ok(await shop.place(customer, [{ productId: teapot, quantity: 2 }], key)).placeOrder as OrderNode;
+    const again = ok(await shop.place(customer, [{ productId: teapot, quantity: 2 }], key)).placeOrder;
     expect(again).toMatchObject({ id, status: 'AWAITING_CONFIRMATION' });
   });
 
@@ -35,10 +35,10 @@ describe('one order per idempotency key, and one winner per race', () => {
     const cup = await shop.product({ onHand: 50 });
     const saucer = await shop.product({ onHand: 50 });
     const key = newKey();
-    const first = ok(await shop.place(customer, [{ productId: cup, quantity: 1 }, { productId: saucer, quantity: 1 }], key)).placeOrder as OrderNode;
+    const first = ok(await shop.place(customer, [{ productId: cup, quantity: 1 }, { productId: saucer, quantity: 1 }], key)).placeOrder;
 
     // The same lines in another order are the same order
-    const reordered = ok(await shop.place(customer, [{ productId: saucer, quantity: 1 }, { productId: cup, quantity: 1 }], key)).placeOrder as OrderNode;
+    const reordered = ok(await shop.place(customer, [{ productId: saucer, quantity: 1 }, { productId: cup, quantity: 1 }], key)).placeOrder;
     expect(reordered.id).toBe(first.id);
 
     const misuse = await shop.place(customer, [{ productId: cup, quantity: 2 }], key);
@@ -46,14 +46,14 @@ describe('one order per idempotency key, and one winner per race', () => {
     expect(misuse.errors![0]!.message).toContain(first.number);
 
     const other = await login(stack, ctx.telegram);
-    const theirs = ok(await shop.place(other, [{ productId: cup, quantity: 1 }], key)).placeOrder as OrderNode;
+    const theirs = ok(await shop.place(other, [{ productId: cup, quantity: 1 }], key)).placeOrder;
     expect(theirs.id).not.toBe(first.id);
   });
 
   it('lets exactly one of a racing confirm and cancel win; the other is a CONFLICT naming the status', async () => {
     const candle = await shop.product({ name: 'Beeswax candle', onHand: 100 });
     for (let round = 0; round < 5; round++) {
-      const placed = ok(await shop.place(customer, [{ productId: candle, quantity: 1 }])).placeOrder as OrderNode;
+      const placed = ok(await shop.place(customer, [{ productId: candle, quantity: 1 }])).placeOrder;
       const [confirm, cancel] = await Promise.all([
         stack.gql(CONFIRM_ORDER, { id: placed.id }, { token: customer.accessToken }),
         stack.gql(CANCEL_ORDER, { id: placed.id }, { token: customer.accessToken }),

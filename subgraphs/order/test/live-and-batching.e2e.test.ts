@@ -2,15 +2,18 @@ import { useStack, type Stack } from '../../../test/support/stack';
 import { login, randomPhone, type Session } from '../../../test/support/login';
 import { firstErrorCode } from '../../../test/support/graphql';
 import { subscribe, untilLive, wsClient, type Probe, type Subscription } from '../../../test/support/subscriptions';
+import type { ResultOf } from '@graphql-typed-document-node/core';
+import { gql } from '../../../generated/graphql/gateway';
 import { CONFIRM_ORDER, Shop, UNCAPPED, ok, type OrderNode } from './order-support';
 
-const ORDER_UPDATED = /* GraphQL */ `
-  subscription Watch($orderId: ID) {
+const ORDER_UPDATED = gql(`
+  subscription OrderLiveWatch($orderId: ID) {
     orderUpdated(orderId: $orderId) { id number status cancelReason total { amount } lines { quantity product { id name } } statusHistory { to } }
   }
-`;
+`);
 
-type Update = { orderUpdated: { id: string; status: string } & Record<string, unknown> };
+// subscribe() takes the query's text; the result type comes from the typed document.
+type Update = ResultOf<typeof ORDER_UPDATED>;
 
 /** Waits until the subscription has delivered an update matching `match`; returns it. */
 async function seen(subscription: Subscription<Update>, match: (update: Update['orderUpdated']) => boolean, timeoutMs = 15_000): Promise<Update['orderUpdated']> {
@@ -40,7 +43,7 @@ describe('orderUpdated: people watch their orders change', () => {
 
   /** An order of `user`'s the test will not touch: its event, sent again, shows when a feed is live. */
   async function probeOrder(user: Session): Promise<OrderNode> {
-    return ok(await shop.place(user, [{ productId: probe, quantity: 1 }])).placeOrder as OrderNode;
+    return ok(await shop.place(user, [{ productId: probe, quantity: 1 }])).placeOrder;
   }
 
   /** Announces `order` again on the live channel; its results are set aside while they show it unchanged. */
@@ -56,7 +59,7 @@ describe('orderUpdated: people watch their orders change', () => {
     const bowl = await shop.product({ name: 'Stoneware bowl', price: 1800, onHand: 5 });
     const [customerProbe, strangerProbe] = await Promise.all([probeOrder(customer), probeOrder(stranger)]);
     const clients = [wsClient(stack.gatewayUrl, customer.accessToken), wsClient(stack.gatewayUrl, admin.accessToken), wsClient(stack.gatewayUrl, stranger.accessToken)];
-    const [mine, adminFeed, theirs] = clients.map((client) => subscribe<Update>(client, ORDER_UPDATED));
+    const [mine, adminFeed, theirs] = clients.map((client) => subscribe<Update>(client, String(ORDER_UPDATED)));
     try {
       const prefix = stack.env.REDIS_KEY_PREFIX!;
       await untilLive(mine!, prefix, orderProbe(customerProbe, customer));
@@ -65,7 +68,7 @@ describe('orderUpdated: people watch their orders change', () => {
       await untilLive(adminFeed!, prefix, orderProbe(customerProbe, customer));
       await untilLive(theirs!, prefix, orderProbe(strangerProbe, stranger));
 
-      const placed = ok(await shop.place(customer, [{ productId: bowl, quantity: 2 }])).placeOrder as OrderNode;
+      const placed = ok(await shop.place(customer, [{ productId: bowl, quantity: 2 }])).placeOrder;
       expect(await seen(mine!, (order) => order.id === placed.id)).toEqual({
         id: placed.id,
         number: placed.number,
@@ -82,7 +85,7 @@ describe('orderUpdated: people watch their orders change', () => {
       await seen(adminFeed!, (order) => order.id === placed.id && order.status === 'CONFIRMED');
 
       // The stranger's feed is live (their own order arrives after the customer's events) and holds none of the customer's
-      const own = ok(await shop.place(stranger, [{ productId: bowl, quantity: 1 }])).placeOrder as OrderNode;
+      const own = ok(await shop.place(stranger, [{ productId: bowl, quantity: 1 }])).placeOrder;
       await seen(theirs!, (order) => order.id === own.id);
       expect(theirs!.results.some((result) => result.data?.orderUpdated.id === placed.id)).toBe(false);
       expect(mine!.results.every((result) => !result.errors)).toBe(true);
@@ -99,17 +102,17 @@ describe('orderUpdated: people watch their orders change', () => {
   it('watches one order when given its id; anonymous subscribers are refused', async () => {
     const customer = await login(stack, ctx.telegram);
     const cup = await shop.product({ onHand: 10 });
-    const watched = ok(await shop.place(customer, [{ productId: cup, quantity: 1 }])).placeOrder as OrderNode;
+    const watched = ok(await shop.place(customer, [{ productId: cup, quantity: 1 }])).placeOrder;
     const client = wsClient(stack.gatewayUrl, customer.accessToken);
-    const one = subscribe<Update>(client, ORDER_UPDATED, { orderId: watched.id });
-    const all = subscribe<Update>(client, ORDER_UPDATED);
+    const one = subscribe<Update>(client, String(ORDER_UPDATED), { orderId: watched.id });
+    const all = subscribe<Update>(client, String(ORDER_UPDATED));
     const anonymousClient = wsClient(stack.gatewayUrl);
-    const anonymous = subscribe(anonymousClient, ORDER_UPDATED);
+    const anonymous = subscribe(anonymousClient, String(ORDER_UPDATED));
     try {
       // Each feed is probed with the watched order as it is now; the test then confirms it.
       await untilLive(one, stack.env.REDIS_KEY_PREFIX!, orderProbe(watched, customer));
       await untilLive(all, stack.env.REDIS_KEY_PREFIX!, orderProbe(watched, customer));
-      const other = ok(await shop.place(customer, [{ productId: cup, quantity: 2 }])).placeOrder as OrderNode;
+      const other = ok(await shop.place(customer, [{ productId: cup, quantity: 2 }])).placeOrder;
       ok(await stack.gql(CONFIRM_ORDER, { id: watched.id }, { token: customer.accessToken }));
       await seen(all, (order) => order.id === watched.id && order.status === 'CONFIRMED');
       expect(await seen(one, (order) => order.id === watched.id)).toMatchObject({ status: 'CONFIRMED' });
@@ -130,14 +133,14 @@ describe('no N+1: a page of orders costs a fixed number of queries', () => {
   const adminPhone = randomPhone();
   // No background rounds during the measurement.
   const ctx = useStack({ ADMIN_PHONES: adminPhone, ...UNCAPPED }, { serviceEnv: { order: { ORDER_WORKER_INTERVAL_MS: '3600000' } } });
-  const PAGE = /* GraphQL */ `
-    query($first: Int!) {
+  const PAGE = gql(`
+    query OrderBatchingPage($first: Int!) {
       myOrders(first: $first) {
         totalCount
         edges { node { id number status total { amount } lines { quantity unitPrice { amount } lineTotal { amount } product { id } } statusHistory { from to actor } } }
       }
     }
-  `;
+  `);
 
   it('costs the same for 2 orders as for 20', async () => {
     const { stack, telegram } = ctx;
@@ -150,7 +153,7 @@ describe('no N+1: a page of orders costs a fixed number of queries', () => {
       const before = stack.servers.order.queryCount!();
       const page = ok(await stack.gql(PAGE, { first }, { token: customer.accessToken })).myOrders;
       expect(page.edges).toHaveLength(first);
-      expect(page.edges.every((e: { node: { lines: unknown[]; statusHistory: unknown[] } }) => e.node.lines.length === 2 && e.node.statusHistory.length === 2)).toBe(true);
+      expect(page.edges.every((e) => e.node.lines.length === 2 && e.node.statusHistory.length === 2)).toBe(true);
       return stack.servers.order.queryCount!() - before;
     };
     await cost(2); // warm-up

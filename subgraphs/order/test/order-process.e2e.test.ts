@@ -3,19 +3,21 @@ import { login, randomPhone, type Session } from '../../../test/support/login';
 import { firstErrorCode } from '../../../test/support/graphql';
 import { createPrisma, type PrismaClient } from '../../../kernel/src/prisma';
 import type { FakeTelegram } from '../../../test/support/fake-telegram';
-import { CONFIRM_ORDER, FULFILL_ORDER, Shop, UNCAPPED, inventoryTrail, ok, type OrderNode } from './order-support';
+import { gql } from '../../../generated/graphql/gateway';
+import { CONFIRM_ORDER, FULFILL_ORDER, Shop, UNCAPPED, inventoryTrail, ok } from './order-support';
 
-const UPDATE_PRICE = /* GraphQL */ `mutation($id: ID!, $amount: Int!) { updateProduct(id: $id, input: { price: { amount: $amount } }) { id } }`;
-const MY_ORDERS = /* GraphQL */ `
-  query($first: Int, $after: String) {
+const UPDATE_PRICE = gql(`mutation OrderProcessUpdatePrice($id: ID!, $amount: Int!) { updateProduct(id: $id, input: { price: { amount: $amount } }) { id } }`);
+const DELETE_PRODUCT = gql(`mutation OrderProcessDeleteProduct($id: ID!) { deleteProduct(id: $id) { id } }`);
+const MY_ORDERS = gql(`
+  query OrderProcessMyOrders($first: Int, $after: String) {
     myOrders(first: $first, after: $after) { totalCount edges { cursor node { id number status } } pageInfo { hasNextPage endCursor } }
   }
-`;
-const ME_WITH_ORDERS = /* GraphQL */ `query { me { id orders(first: 5) { totalCount edges { node { id } } } } }`;
-const ADMIN_ORDERS = /* GraphQL */ `
-  query($status: OrderStatus, $first: Int) { orders(status: $status, first: $first) { totalCount edges { node { id status user { id phone } } } } }
-`;
-const LINES_WITH_PRODUCTS = /* GraphQL */ `query($id: ID!) { order(id: $id) { lines { quantity product { id name price { amount } } } } }`;
+`);
+const ME_WITH_ORDERS = gql(`query OrderProcessMeWithOrders { me { id orders(first: 5) { totalCount edges { node { id } } } } }`);
+const ADMIN_ORDERS = gql(`
+  query OrderProcessAdminOrders($status: OrderStatus, $first: Int) { orders(status: $status, first: $first) { totalCount edges { node { id status user { id phone } } } } }
+`);
+const LINES_WITH_PRODUCTS = gql(`query OrderProcessLinesWithProducts($id: ID!) { order(id: $id) { lines { quantity product { id name price { amount } } } } }`);
 
 describe('the order process: placed, confirmed, fulfilled', () => {
   const adminPhone = randomPhone();
@@ -40,7 +42,7 @@ describe('the order process: placed, confirmed, fulfilled', () => {
     const shade = await shop.product({ name: 'Linen shade', price: 1250, onHand: 3 });
 
     // Given a customer places an order of two lines
-    const placed = ok(await shop.place(customer, [{ productId: lamp, quantity: 2 }, { productId: shade, quantity: 3 }])).placeOrder as OrderNode;
+    const placed = ok(await shop.place(customer, [{ productId: lamp, quantity: 2 }, { productId: shade, quantity: 3 }])).placeOrder;
 
     // Then the stock is reserved and the order waits for the customer's confirmation
     expect(placed).toMatchObject({
@@ -65,7 +67,7 @@ describe('the order process: placed, confirmed, fulfilled', () => {
     expect((await shop.order(customer, placed.id))!.total).toEqual({ amount: 13748, currency: 'USD' });
 
     // When the customer confirms
-    const confirmed = ok(await stack.gql(CONFIRM_ORDER, { id: placed.id }, { token: customer.accessToken })).confirmOrder as OrderNode;
+    const confirmed = ok(await stack.gql(CONFIRM_ORDER, { id: placed.id }, { token: customer.accessToken })).confirmOrder;
 
     // Then the reserved stock leaves on-hand
     expect(confirmed.status).toBe('CONFIRMED');
@@ -73,7 +75,7 @@ describe('the order process: placed, confirmed, fulfilled', () => {
     expect(await shop.stock(shade)).toEqual({ onHand: 0, reserved: 0, available: 0 });
 
     // And an admin marks it shipped
-    const fulfilled = ok(await stack.gql(FULFILL_ORDER, { id: placed.id }, { token: admin.accessToken })).fulfillOrder as OrderNode;
+    const fulfilled = ok(await stack.gql(FULFILL_ORDER, { id: placed.id }, { token: admin.accessToken })).fulfillOrder;
     expect(fulfilled.status).toBe('FULFILLED');
 
     // Every status it went through, oldest first, with who moved it
@@ -115,10 +117,10 @@ describe('the order process: placed, confirmed, fulfilled', () => {
   it('resolves each line\'s product from the catalog, deleted ones included', async () => {
     const customer = await login(stack, telegram);
     const chair = await shop.product({ name: 'Rattan chair', price: 15000 });
-    const placed = ok(await shop.place(customer, [{ productId: chair, quantity: 1 }])).placeOrder as OrderNode;
-    ok(await stack.gql(`mutation($id: ID!) { deleteProduct(id: $id) { id } }`, { id: chair }, { token: admin.accessToken }));
+    const placed = ok(await shop.place(customer, [{ productId: chair, quantity: 1 }])).placeOrder;
+    ok(await stack.gql(DELETE_PRODUCT, { id: chair }, { token: admin.accessToken }));
     const response = await stack.gql(LINES_WITH_PRODUCTS, { id: placed.id }, { token: customer.accessToken });
-    expect(ok(response).order.lines).toEqual([{ quantity: 1, product: { id: chair, name: 'Rattan chair', price: { amount: 15000 } } }]);
+    expect(ok(response).order!.lines).toEqual([{ quantity: 1, product: { id: chair, name: 'Rattan chair', price: { amount: 15000 } } }]);
   });
 
   it('lists the customer\'s own orders newest first, page by page, with a total', async () => {
@@ -126,21 +128,21 @@ describe('the order process: placed, confirmed, fulfilled', () => {
     const other = await login(stack, telegram);
     const vase = await shop.product({ onHand: 100 });
     const ids: string[] = [];
-    for (let i = 0; i < 5; i++) ids.push((ok(await shop.place(customer, [{ productId: vase, quantity: 1 }])).placeOrder as OrderNode).id);
+    for (let i = 0; i < 5; i++) ids.push(ok(await shop.place(customer, [{ productId: vase, quantity: 1 }])).placeOrder.id);
     ok(await shop.place(other, [{ productId: vase, quantity: 1 }]));
 
     const first = ok(await stack.gql(MY_ORDERS, { first: 2 }, { token: customer.accessToken })).myOrders;
     expect(first.totalCount).toBe(5);
-    expect(first.edges.map((e: { node: { id: string } }) => e.node.id)).toEqual([ids[4], ids[3]]);
+    expect(first.edges.map((e) => e.node.id)).toEqual([ids[4], ids[3]]);
     expect(first.pageInfo.hasNextPage).toBe(true);
     const rest = ok(await stack.gql(MY_ORDERS, { first: 10, after: first.pageInfo.endCursor }, { token: customer.accessToken })).myOrders;
-    expect(rest.edges.map((e: { node: { id: string } }) => e.node.id)).toEqual([ids[2], ids[1], ids[0]]);
+    expect(rest.edges.map((e) => e.node.id)).toEqual([ids[2], ids[1], ids[0]]);
     expect(rest.pageInfo).toEqual({ hasNextPage: false, endCursor: rest.edges[2].cursor });
 
     // The same list as the user's own `orders`, through the auth subgraph's User
-    const me = ok(await stack.gql(ME_WITH_ORDERS, {}, { token: customer.accessToken })).me;
+    const me = ok(await stack.gql(ME_WITH_ORDERS, {}, { token: customer.accessToken })).me!;
     expect(me.orders.totalCount).toBe(5);
-    expect(me.orders.edges.map((e: { node: { id: string } }) => e.node.id)).toEqual([...ids].reverse());
+    expect(me.orders.edges.map((e) => e.node.id)).toEqual([...ids].reverse());
 
     expect(firstErrorCode(await stack.gql(MY_ORDERS, { first: 0 }, { token: customer.accessToken }))).toBe('BAD_USER_INPUT');
     expect(firstErrorCode(await stack.gql(MY_ORDERS, { first: 101 }, { token: customer.accessToken }))).toBe('BAD_USER_INPUT');
@@ -150,12 +152,12 @@ describe('the order process: placed, confirmed, fulfilled', () => {
   it('lets an admin list every order, of one status, with its user', async () => {
     const customer = await login(stack, telegram);
     const stool = await shop.product({ onHand: 5 });
-    const placed = ok(await shop.place(customer, [{ productId: stool, quantity: 1 }])).placeOrder as OrderNode;
+    const placed = ok(await shop.place(customer, [{ productId: stool, quantity: 1 }])).placeOrder;
     ok(await stack.gql(CONFIRM_ORDER, { id: placed.id }, { token: customer.accessToken }));
 
     const confirmed = ok(await stack.gql(ADMIN_ORDERS, { status: 'CONFIRMED', first: 100 }, { token: admin.accessToken })).orders;
-    expect(confirmed.edges.every((e: { node: { status: string } }) => e.node.status === 'CONFIRMED')).toBe(true);
-    expect(confirmed.edges.find((e: { node: { id: string } }) => e.node.id === placed.id).node.user).toEqual({ id: customer.userId, phone: customer.phone });
+    expect(confirmed.edges.every((e) => e.node.status === 'CONFIRMED')).toBe(true);
+    expect(confirmed.edges.find((e) => e.node.id === placed.id)!.node.user).toEqual({ id: customer.userId, phone: customer.phone });
     const all = ok(await stack.gql(ADMIN_ORDERS, { first: 1 }, { token: admin.accessToken })).orders;
     // Every order there is, and every confirmed one: the counts are the database's.
     expect(confirmed.totalCount).toBe(await prisma.order.count({ where: { status: 'CONFIRMED' } }));

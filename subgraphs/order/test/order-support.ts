@@ -1,42 +1,37 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { createPrisma, type PrismaClient } from '../../../kernel/src/prisma';
-import type { GraphQLResponse } from '../../../test/support/graphql';
+import type { GraphQLResponse, Operation } from '../../../test/support/graphql';
+import { gql } from '../../../generated/graphql/gateway';
+import type { OrderDetailsFragment } from '../../../generated/graphql/gateway/graphql';
 import { useStack, type Stack } from '../../../test/support/stack';
 import { login, randomPhone, type Session } from '../../../test/support/login';
 import type { FakeTelegram } from '../../../test/support/fake-telegram';
 
-export const ORDER_FIELDS = /* GraphQL */ `
-  id number status cancelReason confirmationDeadline createdAt updatedAt
-  user { id }
-  total { amount currency }
-  lines { product { id } quantity unitPrice { amount currency } lineTotal { amount currency } }
-  statusHistory { from to reason actor at }
-`;
+/** Everything the order stories read of an order. */
+gql(`
+  fragment OrderDetails on Order {
+    id number status cancelReason confirmationDeadline createdAt updatedAt
+    user { id }
+    total { amount currency }
+    lines { product { id } quantity unitPrice { amount currency } lineTotal { amount currency } }
+    statusHistory { from to reason actor at }
+  }
+`);
+export type OrderNode = OrderDetailsFragment;
 
-export const PLACE_ORDER = /* GraphQL */ `
-  mutation Place($input: PlaceOrderInput!) { placeOrder(input: $input) { ${ORDER_FIELDS} } }
-`;
-export const CONFIRM_ORDER = /* GraphQL */ `mutation Confirm($id: ID!) { confirmOrder(id: $id) { ${ORDER_FIELDS} } }`;
-export const CANCEL_ORDER = /* GraphQL */ `mutation Cancel($id: ID!) { cancelOrder(id: $id) { ${ORDER_FIELDS} } }`;
-export const FULFILL_ORDER = /* GraphQL */ `mutation Fulfill($id: ID!) { fulfillOrder(id: $id) { ${ORDER_FIELDS} } }`;
-export const ORDER = /* GraphQL */ `query Order($id: ID!) { order(id: $id) { ${ORDER_FIELDS} } }`;
+export const PLACE_ORDER = gql(`
+  mutation OrderPlace($input: PlaceOrderInput!) { placeOrder(input: $input) { ...OrderDetails } }
+`);
+export const CONFIRM_ORDER = gql(`mutation OrderConfirm($id: ID!) { confirmOrder(id: $id) { ...OrderDetails } }`);
+export const CANCEL_ORDER = gql(`mutation OrderCancel($id: ID!) { cancelOrder(id: $id) { ...OrderDetails } }`);
+export const FULFILL_ORDER = gql(`mutation OrderFulfil($id: ID!) { fulfillOrder(id: $id) { ...OrderDetails } }`);
+export const ORDER = gql(`query OrderById($id: ID!) { order(id: $id) { ...OrderDetails } }`);
+/** Confirm, cancel or fulfil: the answers differ by field, the variables are the same. */
+export type OrderCommand = Operation<unknown, { id: string }>;
 
-const CREATE_PRODUCT = /* GraphQL */ `mutation($input: CreateProductInput!) { createProduct(input: $input) { id } }`;
-const CREATE_ITEM = /* GraphQL */ `mutation($input: CreateInventoryItemInput!) { createInventoryItem(input: $input) { productId } }`;
-const STOCK = /* GraphQL */ `query($id: ID!) { inventoryItem(productId: $id) { onHand reserved available } }`;
-
-export interface OrderNode {
-  id: string;
-  number: string;
-  status: string;
-  cancelReason: string | null;
-  confirmationDeadline: string | null;
-  user: { id: string };
-  total: { amount: number; currency: string };
-  lines: Array<{ product: { id: string }; quantity: number; unitPrice: { amount: number; currency: string }; lineTotal: { amount: number; currency: string } }>;
-  statusHistory: Array<{ from: string | null; to: string; reason: string | null; actor: string; at: string }>;
-  [field: string]: unknown;
-}
+const CREATE_PRODUCT = gql(`mutation OrderShopCreateProduct($input: CreateProductInput!) { createProduct(input: $input) { id } }`);
+const CREATE_ITEM = gql(`mutation OrderShopCreateInventoryItem($input: CreateInventoryItemInput!) { createInventoryItem(input: $input) { productId } }`);
+const STOCK = gql(`query OrderShopStock($id: ID!) { inventoryItem(productId: $id) { onHand reserved available } }`);
 
 export const newKey = () => `checkout-${randomUUID()}`;
 
@@ -62,16 +57,16 @@ export class Shop {
         { token: this.admin.accessToken },
       ),
     );
-    const id = created.createProduct.id as string;
+    const id = created.createProduct.id;
     if (options.onHand !== null) ok(await this.stack.gql(CREATE_ITEM, { input: { productId: id, onHand: options.onHand ?? 10 } }, { token: this.admin.accessToken }));
     return id;
   }
 
   async stock(productId: string): Promise<{ onHand: number; reserved: number; available: number }> {
-    return ok(await this.stack.gql(STOCK, { id: productId })).inventoryItem;
+    return ok(await this.stack.gql(STOCK, { id: productId })).inventoryItem!;
   }
 
-  async place(session: Session, lines: Array<{ productId: string; quantity: number }>, idempotencyKey = newKey()): Promise<GraphQLResponse> {
+  async place(session: Session, lines: Array<{ productId: string; quantity: number }>, idempotencyKey = newKey()) {
     return this.stack.gql(PLACE_ORDER, { input: { lines, idempotencyKey } }, { token: session.accessToken });
   }
 

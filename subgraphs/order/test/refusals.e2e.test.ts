@@ -2,11 +2,14 @@ import { randomUUID } from 'node:crypto';
 import { useStack, type Stack } from '../../../test/support/stack';
 import { login, randomPhone, type Session } from '../../../test/support/login';
 import { firstErrorCode, graphql } from '../../../test/support/graphql';
-import { CANCEL_ORDER, CONFIRM_ORDER, FULFILL_ORDER, ORDER, Shop, UNCAPPED, newKey, ok, type OrderNode } from './order-support';
+import { gql } from '../../../generated/graphql/gateway';
+import { CANCEL_ORDER, CONFIRM_ORDER, FULFILL_ORDER, ORDER, Shop, UNCAPPED, newKey, ok, type OrderCommand } from './order-support';
 
+/** Not in the public API: the order subgraph's own field for the Telegram buttons. */
 const RESPOND = /* GraphQL */ `mutation($id: ID!, $userId: ID!, $confirm: Boolean!) { respondToOrder(id: $id, userId: $userId, confirm: $confirm) { id status } }`;
-const USER_ORDERS = /* GraphQL */ `query($id: ID!) { order(id: $id) { user { id orders(first: 1) { totalCount edges { node { id } } } } } }`;
-const MY_NEWEST_ORDER = /* GraphQL */ `query { me { orders(first: 1) { totalCount edges { node { id } } } } }`;
+const USER_ORDERS = gql(`query OrderRefusalsUserOrders($id: ID!) { order(id: $id) { user { id orders(first: 1) { totalCount edges { node { id } } } } } }`);
+const MY_NEWEST_ORDER = gql(`query OrderRefusalsMyNewestOrder { me { orders(first: 1) { totalCount edges { node { id } } } } }`);
+const DELETE_PRODUCT = gql(`mutation OrderRefusalsDeleteProduct($id: ID!) { deleteProduct(id: $id) { id } }`);
 
 describe('what the order service refuses', () => {
   const adminPhone = randomPhone();
@@ -26,7 +29,7 @@ describe('what the order service refuses', () => {
     product = await shop.product({ name: 'Oak board', price: 2500, onHand: 1000 });
   });
 
-  const placeAwaiting = async () => ok(await shop.place(customer, [{ productId: product, quantity: 1 }])).placeOrder as OrderNode;
+  const placeAwaiting = async () => ok(await shop.place(customer, [{ productId: product, quantity: 1 }])).placeOrder;
 
   it('needs a logged-in user for every order operation', async () => {
     const placed = await placeAwaiting();
@@ -45,7 +48,8 @@ describe('what the order service refuses', () => {
     expect(await shop.order(customer, randomUUID())).toBeNull();
     expect(await shop.order(customer, 'not-an-id')).toBeNull();
 
-    for (const mutation of [CONFIRM_ORDER, CANCEL_ORDER]) {
+    const ownerCommands: OrderCommand[] = [CONFIRM_ORDER, CANCEL_ORDER];
+    for (const mutation of ownerCommands) {
       // To a stranger it does not exist: the very answer an id that never existed gets, nothing more (no number, no owner)
       const refused = await stack.gql(mutation, { id: placed.id }, { token: stranger.accessToken });
       const unknownId = randomUUID();
@@ -62,10 +66,10 @@ describe('what the order service refuses', () => {
 
   it('shows a user\'s orders to themselves and admins only', async () => {
     const placed = await placeAwaiting();
-    const own = ok(await stack.gql(MY_NEWEST_ORDER, {}, { token: customer.accessToken })).me.orders;
+    const own = ok(await stack.gql(MY_NEWEST_ORDER, {}, { token: customer.accessToken })).me!.orders;
     expect(own.edges).toEqual([{ node: { id: placed.id } }]);
     // The admin reaches the customer by id (through the order), and sees the same list.
-    const asAdmin = ok(await stack.gql(USER_ORDERS, { id: placed.id }, { token: admin.accessToken })).order.user;
+    const asAdmin = ok(await stack.gql(USER_ORDERS, { id: placed.id }, { token: admin.accessToken })).order!.user;
     expect(asAdmin).toEqual({ id: customer.userId, orders: own });
     // The gateway offers strangers no path to another user; asked for one straight at the subgraph, it is refused
     const viaSubgraph = await graphql(stack.urls.order, `query($reps: [_Any!]!) { _entities(representations: $reps) { ... on User { orders { totalCount } } } }`, {
@@ -90,7 +94,7 @@ describe('what the order service refuses', () => {
   it('refuses every transition the state machine does not have', async () => {
     const confirmed = await placeAwaiting();
     ok(await stack.gql(CONFIRM_ORDER, { id: confirmed.id }, { token: customer.accessToken }));
-    const conflictOf = async (mutation: string, id: string, token: string) => (await stack.gql(mutation, { id }, { token })).errors?.[0];
+    const conflictOf = async (mutation: OrderCommand, id: string, token: string) => (await stack.gql(mutation, { id }, { token })).errors?.[0];
 
     // CONFIRMED: not again, not cancelled
     expect(await conflictOf(CONFIRM_ORDER, confirmed.id, customer.accessToken)).toMatchObject({ extensions: { code: 'CONFLICT', status: 'CONFIRMED' } });
@@ -129,7 +133,7 @@ describe('what the order service refuses', () => {
     expect(unknown.errors![0]!.extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'input.lines[1].productId' });
 
     const gone = await shop.product({ name: 'Discontinued stool' });
-    ok(await stack.gql(`mutation($id: ID!) { deleteProduct(id: $id) { id } }`, { id: gone }, { token: admin.accessToken }));
+    ok(await stack.gql(DELETE_PRODUCT, { id: gone }, { token: admin.accessToken }));
     const deleted = await shop.place(customer, [{ productId: gone, quantity: 1 }]);
     expect(deleted.errors![0]!.extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'input.lines[0].productId' });
     expect(deleted.errors![0]!.message).toContain(gone);

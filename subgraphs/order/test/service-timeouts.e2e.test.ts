@@ -3,7 +3,10 @@ import { useStack } from '../../../test/support/stack';
 import { firstErrorCode } from '../../../test/support/graphql';
 import { login } from '../../../test/support/login';
 import { startHungServer } from '../../../test/support/hung-server';
+import { gql } from '../../../generated/graphql/gateway';
 import { PLACE_ORDER } from './order-support';
+
+const MY_ORDER_COUNT = gql(`query OrderTimeoutsMyOrderCount { myOrders(first: 5) { totalCount } }`);
 
 describe('the order service calling a service that does not answer', () => {
   let hung: Awaited<ReturnType<typeof startHungServer>>;
@@ -24,7 +27,7 @@ describe('the order service calling a service that does not answer', () => {
     expect(firstErrorCode(response)).toBe('SERVICE_UNAVAILABLE');
     expect(Date.now() - started).toBeGreaterThanOrEqual(450);
     expect(Date.now() - started).toBeLessThan(5000);
-    const mine = await shop.stack.gql('query { myOrders(first: 5) { totalCount } }', {}, { token: customer.accessToken });
+    const mine = await shop.stack.gql(MY_ORDER_COUNT, {}, { token: customer.accessToken });
     expect(mine.data!.myOrders.totalCount).toBe(0);
   });
 });

@@ -1,8 +1,9 @@
 import type { Stack } from '../../../test/support/stack';
 import { login, type Session } from '../../../test/support/login';
 import type { GraphQLResponse } from '../../../test/support/graphql';
+import type { OrderPlaceMutation } from '../../../generated/graphql/gateway/graphql';
 import type { PrismaClient } from '../../../kernel/src/prisma';
-import { CANCEL_ORDER, CONFIRM_ORDER, Shop, useShop, newKey, ok, type OrderNode } from './order-support';
+import { CANCEL_ORDER, CONFIRM_ORDER, Shop, useShop, newKey, ok } from './order-support';
 
 const CAP = 3; // the default ORDER_MAX_UNCONFIRMED_PER_USER
 /** The whole error, as the gateway answers it. */
@@ -12,7 +13,7 @@ const REFUSAL = {
   extensions: { code: 'TOO_MANY_UNCONFIRMED_ORDERS', limit: CAP, serviceName: 'order' },
 };
 
-const placed = (response: GraphQLResponse) => ok(response).placeOrder as OrderNode;
+const placed = (response: GraphQLResponse<OrderPlaceMutation>) => ok(response).placeOrder;
 
 describe('a cap on the orders one user has awaiting confirmation (no hoarding the stock)', () => {
   const ctx = useShop();
