@@ -4,19 +4,13 @@ import { useStack } from '../../test/support/stack';
 import { gql } from '../../generated/graphql/gateway';
 import { firstErrorCode } from '../../test/support/graphql';
 import { PRODUCT_TOTAL } from '../../test/support/operations';
-import { startHungServer } from '../../test/support/hung-server';
+import { useHungServer } from '../../test/support/hung-server';
 
 describe('a subgraph that does not answer', () => {
-  let hung: Awaited<ReturnType<typeof startHungServer>>;
-  const holder: { url?: string } = {};
-  beforeAll(async () => {
-    hung = await startHungServer();
-    holder.url = hung.url;
-  });
-  afterAll(() => hung?.close());
+  const hung = useHungServer();
 
   // The gateway routes the catalog to the hung server, with a 500 ms limit per subgraph call.
-  const shop = useStack({}, { serviceEnv: { gateway: { SUBGRAPH_TIMEOUT_MS: '500', get CATALOG_URL() { return holder.url; } } } });
+  const shop = useStack({}, { serviceEnv: { gateway: { SUBGRAPH_TIMEOUT_MS: '500', get CATALOG_URL() { return hung.url; } } } });
 
   it('costs its fields a SERVICE_UNAVAILABLE after the timeout, while the rest of the response and other clients are served', async () => {
     const started = Date.now();

@@ -18,3 +18,22 @@ export async function startHungServer(): Promise<{ url: string; close(): Promise
     },
   };
 }
+
+/**
+ * A hung server for the whole test file. Call it before `useStack`, whose services can then be
+ * pointed at it through a getter (`get CATALOG_URL() { return hung.url; }`): its URL exists only
+ * once the file's tests start.
+ */
+export function useHungServer(): { readonly url: string } {
+  let hung: Awaited<ReturnType<typeof startHungServer>> | undefined;
+  beforeAll(async () => {
+    hung = await startHungServer();
+  });
+  afterAll(() => hung?.close());
+  return {
+    get url() {
+      if (!hung) throw new Error('the hung server starts in beforeAll: read its url from there on');
+      return hung.url;
+    },
+  };
+}

@@ -4,7 +4,6 @@ import { useStack, type Stack } from '../../../test/support/stack';
 import { login, randomPhone, type Session } from '../../../test/support/login';
 import type { GraphQLResponse } from '../../../test/support/graphql';
 import { subscribe, untilLive, wsClient } from '../../../test/support/subscriptions';
-import type { ResultOf } from '@graphql-typed-document-node/core';
 import { gql } from '../../../generated/graphql/gateway';
 import { EventStreams, eventually, notificationProbe } from './notification-support';
 
@@ -56,7 +55,7 @@ describe('confirming an order in Telegram', () => {
     const streams = new EventStreams(stack.env.REDIS_KEY_PREFIX!);
     const probe = await notificationProbe(stack, streams, customer);
     const client = wsClient(stack.gatewayUrl, customer.accessToken);
-    const live = subscribe<ResultOf<typeof LIVE>>(client, String(LIVE));
+    const live = subscribe(client, LIVE);
     try {
       await untilLive(live, stack.env.REDIS_KEY_PREFIX!, probe);
       const order = await placeAndAsk(productId, 2);

@@ -175,7 +175,7 @@ describe('order events become notifications: in the feed, live, and in Telegram'
   async function subscribed(session: Session) {
     const probe = await notificationProbe(stack, streams, session);
     const client = wsClient(stack.gatewayUrl, session.accessToken);
-    const subscription = subscribe<ResultOf<typeof NOTIFICATION_RECEIVED>>(client, String(NOTIFICATION_RECEIVED));
+    const subscription = subscribe(client, NOTIFICATION_RECEIVED);
     await untilLive(subscription, stack.env.REDIS_KEY_PREFIX!, probe);
     return Object.assign(subscription, { dispose: () => (subscription.close(), client.dispose()) });
   }

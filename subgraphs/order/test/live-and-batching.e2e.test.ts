@@ -59,7 +59,7 @@ describe('orderUpdated: people watch their orders change', () => {
     const bowl = await shop.product({ name: 'Stoneware bowl', price: 1800, onHand: 5 });
     const [customerProbe, strangerProbe] = await Promise.all([probeOrder(customer), probeOrder(stranger)]);
     const clients = [wsClient(stack.gatewayUrl, customer.accessToken), wsClient(stack.gatewayUrl, admin.accessToken), wsClient(stack.gatewayUrl, stranger.accessToken)];
-    const [mine, adminFeed, theirs] = clients.map((client) => subscribe<Update>(client, String(ORDER_UPDATED)));
+    const [mine, adminFeed, theirs] = clients.map((client) => subscribe(client, ORDER_UPDATED));
     try {
       const prefix = stack.env.REDIS_KEY_PREFIX!;
       await untilLive(mine!, prefix, orderProbe(customerProbe, customer));
@@ -104,10 +104,10 @@ describe('orderUpdated: people watch their orders change', () => {
     const cup = await shop.product({ onHand: 10 });
     const watched = ok(await shop.place(customer, [{ productId: cup, quantity: 1 }])).placeOrder;
     const client = wsClient(stack.gatewayUrl, customer.accessToken);
-    const one = subscribe<Update>(client, String(ORDER_UPDATED), { orderId: watched.id });
-    const all = subscribe<Update>(client, String(ORDER_UPDATED));
+    const one = subscribe(client, ORDER_UPDATED, { orderId: watched.id });
+    const all = subscribe(client, ORDER_UPDATED);
     const anonymousClient = wsClient(stack.gatewayUrl);
-    const anonymous = subscribe(anonymousClient, String(ORDER_UPDATED));
+    const anonymous = subscribe(anonymousClient, ORDER_UPDATED);
     try {
       // Each feed is probed with the watched order as it is now; the test then confirms it.
       await untilLive(one, stack.env.REDIS_KEY_PREFIX!, orderProbe(watched, customer));

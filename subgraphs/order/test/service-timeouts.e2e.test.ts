@@ -2,23 +2,17 @@ import { randomUUID } from 'node:crypto';
 import { useStack } from '../../../test/support/stack';
 import { firstErrorCode } from '../../../test/support/graphql';
 import { login } from '../../../test/support/login';
-import { startHungServer } from '../../../test/support/hung-server';
+import { useHungServer } from '../../../test/support/hung-server';
 import { gql } from '../../../generated/graphql/gateway';
 import { PLACE_ORDER } from './order-support';
 
 const MY_ORDER_COUNT = gql(`query OrderTimeoutsMyOrderCount { myOrders(first: 5) { totalCount } }`);
 
 describe('the order service calling a service that does not answer', () => {
-  let hung: Awaited<ReturnType<typeof startHungServer>>;
-  const holder: { url?: string } = {};
-  beforeAll(async () => {
-    hung = await startHungServer();
-    holder.url = hung.url;
-  });
-  afterAll(() => hung?.close());
+  const hung = useHungServer();
 
   // The order service prices orders at a catalog that never answers; its calls give up after 500 ms.
-  const shop = useStack({}, { serviceEnv: { order: { SERVICE_CALL_TIMEOUT_MS: '500', get CATALOG_URL() { return holder.url; } } } });
+  const shop = useStack({}, { serviceEnv: { order: { SERVICE_CALL_TIMEOUT_MS: '500', get CATALOG_URL() { return hung.url; } } } });
 
   it('answers placeOrder with SERVICE_UNAVAILABLE once the call times out, and writes no order', async () => {
     const customer = await login(shop.stack, shop.telegram);
