@@ -1,10 +1,9 @@
 import http from 'node:http';
-import { randomUUID } from 'node:crypto';
 import { useStack } from '../../test/support/stack';
 import { gql } from '../../generated/graphql/gateway';
 import { firstErrorCode, type GraphQLResponse, type Operation } from '../../test/support/graphql';
 import { login, randomPhone, type Session } from '../../test/support/login';
-import { ADJUST_STOCK, CREATE_INVENTORY_ITEM, CREATE_PRODUCT_ID } from '../../test/support/operations';
+import { ADJUST_STOCK, createStockedProduct } from '../../test/support/operations';
 
 /** One mutation counts one point; `logout` with a junk token is the cheapest one there is. */
 const CHEAP_MUTATION = gql(`mutation LogoutJunkToken { logout(refreshToken: "not-a-token") }`);
@@ -104,13 +103,9 @@ describe('mutation rate limits by default', () => {
 
   it('let an admin\'s bulk change of a hundred stock adjustments through untouched', async () => {
     const admin = await login(shop.stack, shop.telegram, adminPhone);
-    const created = await shop.stack.gql(
-      CREATE_PRODUCT_ID,
-      { input: { sku: `BULK-${randomUUID().slice(0, 8)}`, name: 'Bulk bin', category: 'storage', price: { amount: 900, currency: 'EUR' } } },
-      { token: admin.accessToken },
-    );
-    const productId = created.data!.createProduct.id;
-    await shop.stack.gql(CREATE_INVENTORY_ITEM, { input: { productId, onHand: 0 } }, { token: admin.accessToken });
+    const productId = await createStockedProduct(shop.stack, admin.accessToken, {
+      skuPrefix: 'BULK', name: 'Bulk bin', category: 'storage', price: { amount: 900, currency: 'EUR' }, onHand: 0,
+    });
     const adjustments = await Promise.all(
       Array.from({ length: 100 }, (_, i) =>
         shop.stack.gql(ADJUST_STOCK, { productId, delta: 1, reason: `delivery ${i}` }, { token: admin.accessToken }),

@@ -3,7 +3,7 @@ import { SignJWT, decodeJwt } from 'jose';
 import { gql } from '../../generated/graphql/gateway';
 import { useStack, TEST_JWT_SECRET } from '../../test/support/stack';
 import { login, randomPhone, type Session } from '../../test/support/login';
-import { ADJUST_STOCK, CREATE_INVENTORY_ITEM, CREATE_PRODUCT_ID } from '../../test/support/operations';
+import { ADJUST_STOCK, createStockedProduct } from '../../test/support/operations';
 import { rawSocket, stockProbe, subscribe, untilLive, wsClient } from '../../test/support/subscriptions';
 
 const WATCH = gql(`
@@ -33,13 +33,9 @@ describe('subscriptions last exactly as long as they should', () => {
 
   beforeAll(async () => {
     admin = await login(shop.stack, shop.telegram, adminPhone);
-    const created = await shop.stack.gql(
-      CREATE_PRODUCT_ID,
-      { input: { sku: `LIFE-${randomUUID().slice(0, 8)}`, name: 'Long-lived lamp', category: 'lamps', price: { amount: 4500, currency: 'EUR' } } },
-      { token: admin.accessToken },
-    );
-    productId = created.data!.createProduct.id;
-    await shop.stack.gql(CREATE_INVENTORY_ITEM, { input: { productId, onHand: 10 } }, { token: admin.accessToken });
+    productId = await createStockedProduct(shop.stack, admin.accessToken, {
+      skuPrefix: 'LIFE', name: 'Long-lived lamp', category: 'lamps', price: { amount: 4500, currency: 'EUR' }, onHand: 10,
+    });
   });
 
   it('keeps delivering events with federated fields to a subscriber connected past the internal token\'s lifetime', async () => {

@@ -1,10 +1,9 @@
-import { randomUUID } from 'node:crypto';
 import WebSocket from 'ws';
 import { gql } from '../../generated/graphql/gateway';
 import { useStack, type Stack } from '../../test/support/stack';
 import { login, randomPhone, type Session } from '../../test/support/login';
 import { firstErrorCode } from '../../test/support/graphql';
-import { ADJUST_STOCK, CREATE_INVENTORY_ITEM, CREATE_PRODUCT_ID } from '../../test/support/operations';
+import { ADJUST_STOCK, createStockedProduct } from '../../test/support/operations';
 import { stockProbe, subscribe, untilLive, wsClient } from '../../test/support/subscriptions';
 import { startGateway, type GatewayServer } from '../src/app';
 import { loadGatewayConfig } from '../src/config';
@@ -34,15 +33,8 @@ describe('live stock over websockets', () => {
   });
   const adjust = (productId: string, delta: number) => stack.gql(ADJUST_STOCK, { productId, delta, reason: 'live test' }, { token: admin.accessToken });
 
-  async function newProduct(name: string, onHand: number): Promise<string> {
-    const sku = `LIVE-${randomUUID().slice(0, 8)}`;
-    const token = admin.accessToken;
-    const created = await stack.gql(CREATE_PRODUCT_ID, { input: { sku, name, category: 'live', price: { amount: 1999, currency: 'EUR' } } }, { token });
-    expect(created.errors).toBeUndefined();
-    const id = created.data!.createProduct.id;
-    expect((await stack.gql(CREATE_INVENTORY_ITEM, { input: { productId: id, onHand } }, { token })).errors).toBeUndefined();
-    return id;
-  }
+  const newProduct = (name: string, onHand: number) =>
+    createStockedProduct(stack, admin.accessToken, { skuPrefix: 'LIVE', name, category: 'live', price: { amount: 1999, currency: 'EUR' }, onHand });
 
   it('shows an admin\'s stock change to a subscriber, with the product\'s name and price from the catalog', async () => {
     const productId = await newProduct('Walnut desk lamp', 5);

@@ -1,9 +1,8 @@
-import { randomUUID } from 'node:crypto';
 import Redis from 'ioredis';
 import { gql } from '../../generated/graphql/gateway';
 import { useStack } from '../../test/support/stack';
 import { login, randomPhone, type Session } from '../../test/support/login';
-import { ADJUST_STOCK, CREATE_INVENTORY_ITEM, CREATE_PRODUCT_ID, PRODUCT_TOTAL } from '../../test/support/operations';
+import { ADJUST_STOCK, PRODUCT_TOTAL, createStockedProduct } from '../../test/support/operations';
 import { rawSocket, stockProbe, subscribe, untilLive, wsClient } from '../../test/support/subscriptions';
 import { liveChannel } from '../../kernel/src/events/envelope';
 
@@ -18,13 +17,9 @@ describe('websocket limits', () => {
 
   beforeAll(async () => {
     admin = await login(shop.stack, shop.telegram, adminPhone);
-    const created = await shop.stack.gql(
-      CREATE_PRODUCT_ID,
-      { input: { sku: `WS-${randomUUID().slice(0, 8)}`, name: 'Busy kettle', category: 'kitchen', price: { amount: 2500, currency: 'EUR' } } },
-      { token: admin.accessToken },
-    );
-    productId = created.data!.createProduct.id;
-    await shop.stack.gql(CREATE_INVENTORY_ITEM, { input: { productId, onHand: 10 } }, { token: admin.accessToken });
+    productId = await createStockedProduct(shop.stack, admin.accessToken, {
+      skuPrefix: 'WS', name: 'Busy kettle', category: 'kitchen', price: { amount: 2500, currency: 'EUR' }, onHand: 10,
+    });
   });
 
   it('closes the socket (1009) on a message larger than an HTTP body may be, before the gateway buffers it', async () => {

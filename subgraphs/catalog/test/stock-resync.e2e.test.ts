@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { useStack } from '../../../test/support/stack';
 import { login, randomPhone, type Session } from '../../../test/support/login';
-import { CREATE_INVENTORY_ITEM, CREATE_PRODUCT_ID, PRODUCT_IN_STOCK } from '../../../test/support/operations';
+import { PRODUCT_IN_STOCK, createStockedProduct } from '../../../test/support/operations';
 import { createPrisma, type PrismaClient } from '../../../kernel/src/prisma';
 
 /** Polls `read` until it returns `expected`, and fails with the last value read after `timeoutMs`. */
@@ -31,13 +31,9 @@ describe('the periodic stock resync (CATALOG_STOCK_RESYNC_SECONDS)', () => {
   it('repairs a change whose event was lost, while the catalog keeps running', async () => {
     // Given: a product in stock, as the catalog learnt from the inventory's events.
     const token = admin.accessToken;
-    const created = await ctx.stack.gql(
-      CREATE_PRODUCT_ID,
-      { input: { sku: `RESYNC-${randomUUID().slice(0, 8)}`, name: 'Resync test teapot', category: `resync-${randomUUID().slice(0, 6)}`, price: { amount: 1900 } } },
-      { token },
-    );
-    const id = created.data!.createProduct.id;
-    expect((await ctx.stack.gql(CREATE_INVENTORY_ITEM, { input: { productId: id, onHand: 2 } }, { token })).errors).toBeUndefined();
+    const id = await createStockedProduct(ctx.stack, token, {
+      skuPrefix: 'RESYNC', name: 'Resync test teapot', category: `resync-${randomUUID().slice(0, 6)}`, price: { amount: 1900 }, onHand: 2,
+    });
     await eventually(() => inStock(id), true, 10_000);
 
     // When: the stock runs out with no event at all (written as the inventory would, its version from the sequence).
