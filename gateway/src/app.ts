@@ -1,4 +1,5 @@
 import fs from 'node:fs';
+import { createHash } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import express from 'express';
@@ -25,6 +26,9 @@ import { costLimit, limitRules, parseOptions } from './operation-limits';
 import { gatewayFormatError } from './error-format';
 import { graphqlOverHttpStatus } from './http-status';
 import { documentScreen } from './document-screen';
+import { ResponseCache } from './response-cache';
+import { RedisKeyValueCache } from './redis-key-value-cache';
+import { loadTrustedDocuments, trustedDocumentsGuard } from './trusted-documents';
 import type { GraphQLSchema } from 'graphql';
 
 async function subgraphReady(url: string): Promise<boolean> {
@@ -47,8 +51,10 @@ export async function startGateway(config: GatewayConfig, logger: Logger = creat
   const redis = createRedis(config.REDIS_URL, logger);
   const subgraphs = new Map<string, string>();
 
+  const supergraphSdl = fs.readFileSync(config.SUPERGRAPH_FILE, 'utf8');
+  const trustedDocuments = config.GATEWAY_TRUSTED_DOCUMENTS ? loadTrustedDocuments(config.GATEWAY_TRUSTED_DOCUMENTS) : undefined;
   const gateway = new ApolloGateway({
-    supergraphSdl: fs.readFileSync(config.SUPERGRAPH_FILE, 'utf8'),
+    supergraphSdl,
     buildService: ({ name, url }) => {
       const target = config.subgraphUrls[name] ?? url!;
       subgraphs.set(name, target);
@@ -72,6 +78,10 @@ export async function startGateway(config: GatewayConfig, logger: Logger = creat
     perUserPerMinute: config.MUTATION_RATE_PER_USER_PER_MINUTE,
     perAddressPerMinute: config.MUTATION_RATE_PER_ADDRESS_PER_MINUTE,
   });
+  const responseCache = config.responseCache
+    ? new ResponseCache(redis, config.REDIS_KEY_PREFIX, createHash('sha256').update(supergraphSdl).digest('hex').slice(0, 16), logger)
+    : undefined;
+  await responseCache?.start();
   const apollo = new ApolloServer<GatewayContext>({
     gateway,
     formatError: errors,
@@ -84,6 +94,8 @@ export async function startGateway(config: GatewayConfig, logger: Logger = creat
     csrfPrevention: true,
     // One operation per request: a batch would multiply every limit below.
     allowBatchedHttpRequests: false,
+    // APQ: documents by hash, shared by every replica through Redis.
+    persistedQueries: { cache: new RedisKeyValueCache(redis, config.REDIS_KEY_PREFIX), ttl: 24 * 3600 },
     parseOptions: parseOptions(config.limits),
     validationRules: limitRules(config.limits),
     plugins: [
@@ -92,6 +104,7 @@ export async function startGateway(config: GatewayConfig, logger: Logger = creat
       costLimit(config.limits),
       mutations.plugin(),
       graphqlOverHttpStatus(),
+      ...(responseCache ? [responseCache.plugin()] : []),
       config.sandbox ? ApolloServerPluginLandingPageLocalDefault({ embed: true }) : ApolloServerPluginLandingPageDisabled(),
     ],
   });
@@ -106,6 +119,7 @@ export async function startGateway(config: GatewayConfig, logger: Logger = creat
     logger,
     limits: config.limits,
     formatError: errors,
+    trustedDocuments,
     websocket: {
       maxMessageBytes: config.WS_MAX_MESSAGE_BYTES,
       maxSubscriptionsPerSocket: config.WS_MAX_SUBSCRIPTIONS_PER_SOCKET,
@@ -122,6 +136,7 @@ export async function startGateway(config: GatewayConfig, logger: Logger = creat
     '/graphql',
     cors(),
     graphqlBodyParser(),
+    ...(trustedDocuments ? [trustedDocumentsGuard(trustedDocuments, errors)] : []),
     documentScreen(config.limits, errors),
     expressMiddleware(apollo, { context: ({ req }) => identity.contextFor(req) }),
   );
@@ -142,6 +157,7 @@ export async function startGateway(config: GatewayConfig, logger: Logger = creat
     stop: async () => {
       await subscriptions.stop();
       await apollo.stop();
+      responseCache?.stop();
       redis.disconnect();
     },
   };

@@ -48,6 +48,10 @@ export const gatewayConfigShape = {
   /** Mutation root fields per minute, per logged-in user and per client address (IPv4, or IPv6 /64). */
   MUTATION_RATE_PER_USER_PER_MINUTE: env.positiveInt(600),
   MUTATION_RATE_PER_ADDRESS_PER_MINUTE: env.positiveInt(3000),
+  /** The shared response cache in Redis (README, "Response cache"); `false` turns it off. */
+  GATEWAY_RESPONSE_CACHE: z.enum(['true', 'false']).default('true'),
+  /** A persisted-query manifest (apollo-persisted-query-manifest): when set, only its operations run. */
+  GATEWAY_TRUSTED_DOCUMENTS: z.string().optional(),
   /** Override a subgraph's routing_url from supergraph.graphql. */
   AUTH_URL: optionalUrl(),
   CATALOG_URL: optionalUrl(),
@@ -63,6 +67,7 @@ export function loadGatewayConfig(source: NodeJS.ProcessEnv = process.env) {
     ...config,
     sandbox: config.APOLLO_SANDBOX ? config.APOLLO_SANDBOX === 'true' : !production,
     introspection: config.GRAPHQL_INTROSPECTION ? config.GRAPHQL_INTROSPECTION === 'true' : !production,
+    responseCache: config.GATEWAY_RESPONSE_CACHE === 'true',
     limits: {
       maxTokens: config.MAX_QUERY_TOKENS,
       maxFieldRepeats: config.MAX_FIELD_REPEATS,

@@ -1,4 +1,4 @@
-import type { RequestHandler } from 'express';
+import type { Request, RequestHandler, Response } from 'express';
 import type { GraphQLFormattedError } from 'graphql';
 import { LRUCache } from 'lru-cache';
 import { AppError } from '../../kernel/src/errors';
@@ -20,14 +20,27 @@ export function documentScreen(limits: OperationLimits, formatError: (formatted:
     try {
       screenDocument(query, limits);
     } catch (error) {
-      const mediaType = negotiatedMediaType(req.headers.accept);
-      if (!(error instanceof AppError) || !mediaType) return next();
-      // GraphQL over HTTP: a refused document is 200 under application/json, 400 under application/graphql-response+json.
-      res.status(mediaType.startsWith('application/json') ? 200 : 400).type(mediaType);
-      res.send(JSON.stringify({ errors: [formatError(error.toJSON(), error)] }));
+      if (!(error instanceof AppError) || !sendRefusal(req, res, error, formatError)) next();
       return;
     }
     if (query.length <= CACHEABLE_LENGTH) passed.set(query, true);
     next();
   };
+}
+
+/**
+ * Answers a document refused before Apollo. GraphQL over HTTP: 200 under application/json, 400 under
+ * application/graphql-response+json. False when the Accept header allows neither (Apollo answers 406).
+ */
+export function sendRefusal(
+  req: Request,
+  res: Response,
+  error: AppError,
+  formatError: (formatted: GraphQLFormattedError, error: unknown) => GraphQLFormattedError,
+): boolean {
+  const mediaType = negotiatedMediaType(req.headers.accept);
+  if (!mediaType) return false;
+  res.status(mediaType.startsWith('application/json') ? 200 : 400).type(mediaType);
+  res.send(JSON.stringify({ errors: [formatError(error.toJSON(), error)] }));
+  return true;
 }

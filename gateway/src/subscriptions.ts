@@ -28,6 +28,7 @@ import type { Logger } from '../../kernel/src/logger';
 import { AppError, ErrorCode } from '../../kernel/src/errors';
 import { addressBucket } from '../../kernel/src/client-address';
 import type { GatewayContext, GatewayIdentity } from './identity';
+import { notInList, type TrustedDocuments } from './trusted-documents';
 import type { SubscriptionRoute } from './subscription-routes';
 import { checkCost, limitRules, screenDocument, type OperationLimits } from './operation-limits';
 
@@ -82,6 +83,8 @@ export class SubscriptionServer {
       limits: OperationLimits;
       websocket: WebsocketLimits;
       formatError: (formatted: GraphQLFormattedError, error: unknown) => GraphQLFormattedError;
+      /** When set, only these documents run over the socket too (sent as full bodies). */
+      trustedDocuments?: TrustedDocuments;
     },
   ) {
     this.pubsub = new RedisPubSub({ publisher: options.redis.duplicate(), subscriber: options.redis.duplicate() });
@@ -182,6 +185,7 @@ export class SubscriptionServer {
     if (Object.keys(ctx.subscriptions).length > websocket.maxSubscriptionsPerSocket) {
       return [new AppError(ErrorCode.TOO_MANY_SUBSCRIPTIONS, `A socket carries at most ${websocket.maxSubscriptionsPerSocket} operations at once; complete one first.`, { limit: websocket.maxSubscriptionsPerSocket })];
     }
+    if (this.options.trustedDocuments && !this.options.trustedDocuments.bodies.has(payload.query)) return [notInList()];
     const schema = this.options.schema();
     if (!schema) return [new AppError(ErrorCode.SERVICE_UNAVAILABLE, 'The gateway is starting; try again in a moment.')];
     let document: DocumentNode;

@@ -36,6 +36,16 @@ export interface StockChanged {
   at: string;
 }
 
+/**
+ * The catalog's live message (pub/sub only, no stream) after a product was created, updated, deleted,
+ * or its projected `inStock` changed: gateways evict what they cached of it.
+ */
+export interface ProductChanged {
+  productId: string;
+  /** ISO 8601: when the change was committed. */
+  at: string;
+}
+
 /** An order at one of its milestones (the same shape for each order event). */
 export interface OrderEvent {
   orderId: string;

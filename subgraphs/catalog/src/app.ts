@@ -9,17 +9,19 @@ import { createCatalogContext, resolvers, type CatalogServices } from './resolve
 import { StockProjection } from './stock-projection';
 import { SubgraphClient } from '../../../kernel/src/subgraph-client';
 import { InventoryClient } from './inventory-client';
+import { productChangeAnnouncer, type ProductChangeListener } from './product-changes';
 
 export const CATALOG_SCHEMA_FILE = path.resolve(__dirname, '../schema.graphql');
 
-/** The catalog's services over one database client. */
-export function createCatalogServices(prisma: PrismaClient): CatalogServices {
-  return { products: new ProductService(prisma), listing: new ProductListing(prisma) };
+/** The catalog's services over one database client; `changed` hears of each committed product change. */
+export function createCatalogServices(prisma: PrismaClient, changed?: ProductChangeListener): CatalogServices {
+  return { products: new ProductService(prisma, changed), listing: new ProductListing(prisma) };
 }
 
 export async function startCatalogService(config: CatalogConfig): Promise<RunningServer> {
   const infra = await openInfrastructure('catalog', config);
-  const services = createCatalogServices(infra.prisma);
+  const changed = productChangeAnnouncer(infra.redis, config.REDIS_KEY_PREFIX, infra.logger);
+  const services = createCatalogServices(infra.prisma, changed);
   const projection = new StockProjection(
     infra.prisma,
     infra.redis,
@@ -29,6 +31,7 @@ export async function startCatalogService(config: CatalogConfig): Promise<Runnin
     ),
     infra.logger,
     config.CATALOG_STOCK_RESYNC_SECONDS * 1000,
+    changed,
   );
   projection.start();
   return startSubgraph({

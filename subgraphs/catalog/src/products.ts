@@ -3,6 +3,7 @@ import { assertUuid, isUuid } from '../../../kernel/src/ids';
 import { conflict, notFound } from '../../../kernel/src/errors';
 import { checkCreateInput, checkUpdateInput, type CreateProductInput, type ProductFields, type UpdateProductInput } from './product-input';
 import { rememberWords } from './search';
+import type { ProductChangeListener } from './product-changes';
 
 const isRecordNotFound = (error: unknown) => (error as { code?: string } | null)?.code === 'P2025';
 
@@ -18,7 +19,10 @@ function toData<T extends Partial<ProductFields>>(fields: T) {
  * entity, because an order may name it.
  */
 export class ProductService {
-  constructor(private readonly prisma: PrismaClient) {}
+  constructor(
+    private readonly prisma: PrismaClient,
+    private readonly changed: ProductChangeListener = async () => {},
+  ) {}
 
   /** By id, deleted ones included (for entity references and the per-request loader). */
   async findManyByIds(ids: readonly string[]): Promise<Map<string, Product>> {
@@ -38,6 +42,7 @@ export class ProductService {
         this.prisma.product.create({ data: toData(fields) }),
         rememberWords(this.prisma, [fields.name, fields.category, fields.description]),
       ]);
+      await this.changed(product.id);
       return product;
     } catch (error) {
       throw this.skuTaken(error, fields.sku);
@@ -53,6 +58,7 @@ export class ProductService {
         this.prisma.product.update({ where: { id, deletedAt: null }, data: toData(changes) }),
         rememberWords(this.prisma, [changes.name, changes.category, changes.description]),
       ]);
+      await this.changed(product.id);
       return product;
     } catch (error) {
       if (isRecordNotFound(error)) throw notFound('Product', id);
@@ -64,7 +70,9 @@ export class ProductService {
   async delete(id: string): Promise<Product> {
     assertUuid(id, 'id');
     try {
-      return await this.prisma.product.update({ where: { id, deletedAt: null }, data: { deletedAt: new Date() } });
+      const product = await this.prisma.product.update({ where: { id, deletedAt: null }, data: { deletedAt: new Date() } });
+      await this.changed(product.id);
+      return product;
     } catch (error) {
       if (isRecordNotFound(error)) throw notFound('Product', id);
       throw error;

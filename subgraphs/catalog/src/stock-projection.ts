@@ -5,6 +5,7 @@ import { StreamSubscriber } from '../../../kernel/src/events/consumer';
 import type { InventoryClient, InventoryItemState } from './inventory-client';
 import { processOnce } from '../../../kernel/src/events/idempotency';
 import { isEvent, type EventEnvelope } from '../../../kernel/src/events/envelope';
+import type { ProductChangeListener } from './product-changes';
 
 const CONSUMER_GROUP = 'catalog-stock-projection';
 const PAGE_SIZE = 500;
@@ -25,6 +26,8 @@ export class StockProjection extends StreamSubscriber {
     private readonly inventory: InventoryClient,
     private readonly logger: Logger,
     private readonly resyncIntervalMs: number,
+    /** Told when a product's `inStock` flips (after the commit), so gateways evict what they cached of it. */
+    private readonly changed: ProductChangeListener = async () => {},
   ) {
     super({ redis, keyPrefix, logger, service: 'catalog', stream: 'inventory', group: CONSUMER_GROUP });
   }
@@ -49,14 +52,24 @@ export class StockProjection extends StreamSubscriber {
   protected async handle(event: EventEnvelope): Promise<void> {
     if (!isEvent(event, 'StockChanged')) return;
     const { productId, available, version } = event.payload;
-    await processOnce(this.prisma, 'catalog', CONSUMER_GROUP, event.id, (tx) => this.apply(tx, productId, available > 0, BigInt(version)));
+    let flipped = false;
+    await processOnce(this.prisma, 'catalog', CONSUMER_GROUP, event.id, async (tx) => {
+      flipped = await this.apply(tx, productId, available > 0, BigInt(version));
+    });
+    if (flipped) await this.changed(productId);
   }
 
-  /** Only a newer version wins: events may arrive out of order or twice (versions keep increasing across a delete and recreate). */
-  private async apply(tx: Tx | PrismaClient, productId: string, inStock: boolean, version: bigint): Promise<void> {
-    await tx.$executeRaw`
-      UPDATE "catalog"."products" SET "in_stock" = ${inStock}, "stock_version" = ${version}
-      WHERE "id" = ${productId}::uuid AND "stock_version" < ${version}`;
+  /**
+   * Only a newer version wins: events may arrive out of order or twice (versions keep increasing across
+   * a delete and recreate). True when `inStock` changed.
+   */
+  private async apply(tx: Tx | PrismaClient, productId: string, inStock: boolean, version: bigint): Promise<boolean> {
+    const rows = await tx.$queryRaw<{ wasInStock: boolean }[]>`
+      UPDATE "catalog"."products" AS p SET "in_stock" = ${inStock}, "stock_version" = ${version}
+      FROM (SELECT "id", "in_stock" FROM "catalog"."products" WHERE "id" = ${productId}::uuid FOR UPDATE) AS old
+      WHERE p."id" = old."id" AND p."stock_version" < ${version}
+      RETURNING old."in_stock" AS "wasInStock"`;
+    return rows.length > 0 && rows[0]!.wasInStock !== inStock;
   }
 
   /** Reads every inventory item, page by page, and applies what is newer than the projection. */
@@ -65,7 +78,9 @@ export class StockProjection extends StreamSubscriber {
     let seen = 0;
     for (;;) {
       const page = await this.fetchItems(after);
-      for (const item of page) await this.apply(this.prisma, item.productId, item.available > 0, BigInt(item.version));
+      for (const item of page) {
+        if (await this.apply(this.prisma, item.productId, item.available > 0, BigInt(item.version))) await this.changed(item.productId);
+      }
       seen += page.length;
       if (page.length < PAGE_SIZE) return seen;
       after = page.at(-1)!.productId;
