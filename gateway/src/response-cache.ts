@@ -121,6 +121,13 @@ export class ResponseCache {
             }
           },
           willSendResponse: async ({ response, operation, request, overallCachePolicy }) => {
+            if (operation?.operation === OperationTypeNode.MUTATION && response.body.kind === 'single') {
+              // A change made through this gateway is evicted before its caller hears back, so the
+              // caller's next query (on any replica) is fresh without waiting for the domain event.
+              const touched = tagsOf(operation, request.variables, response.body.singleResult.data ?? {}).filter((tag) => tag !== EVERY_ENTRY);
+              if (touched.some((tag) => tag !== PRODUCT_LISTS)) await this.bump(touched);
+              return;
+            }
             if (hit || !key || !operation || response.body.kind !== 'single') return;
             const { data, errors } = response.body.singleResult;
             if (errors?.length || !data) return;
