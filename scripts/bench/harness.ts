@@ -47,9 +47,18 @@ export interface Service {
   url: string;
 }
 
-/** Starts `entry` with `node --import tsx`; `onLine` sees each line it prints on stdout (the rest goes to this terminal). */
-export async function startService(name: string, entry: string, env: Record<string, string>, port: number, readyPath: string, onLine?: (line: string) => void): Promise<Service> {
-  const child = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, entry)], {
+/**
+ * Starts `entry` with `node --import tsx`; `onLine` sees each line it prints on stdout (the rest goes to this terminal).
+ * `nodeArgs` go before the entry (e.g. --cpu-prof, which NODE_OPTIONS does not take).
+ */
+export function startService(name: string, entry: string, env: Record<string, string>, port: number, readyPath: string, onLine?: (line: string) => void, nodeArgs: string[] = []): Promise<Service> {
+  const ready = async () => (await fetch(`http://127.0.0.1:${port}${readyPath}`, { signal: AbortSignal.timeout(1000) })).ok;
+  return startProcess(name, [...nodeArgs, '--import', 'tsx', path.join(ROOT, entry)], env, port, ready, onLine);
+}
+
+/** Starts `node <args>` and waits until `ready` resolves true (a throw counts as "not listening yet"). */
+export async function startProcess(name: string, args: string[], env: Record<string, string>, port: number, ready: () => Promise<boolean>, onLine?: (line: string) => void): Promise<Service> {
+  const child = spawn(process.execPath, args, {
     cwd: ROOT,
     env: { ...process.env, ...env },
     stdio: ['ignore', onLine ? 'pipe' : 'inherit', 'inherit'],
@@ -59,9 +68,7 @@ export async function startService(name: string, entry: string, env: Record<stri
   while (Date.now() < deadline) {
     if (child.exitCode !== null) throw new Error(`${name} exited with code ${child.exitCode} while starting`);
     try {
-      if ((await fetch(`http://127.0.0.1:${port}${readyPath}`, { signal: AbortSignal.timeout(1000) })).ok) {
-        return { name, child, url: `http://127.0.0.1:${port}/graphql` };
-      }
+      if (await ready()) return { name, child, url: `http://127.0.0.1:${port}/graphql` };
     } catch {
       // not listening yet
     }
