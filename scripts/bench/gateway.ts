@@ -17,7 +17,7 @@
  *
  * Tunables (environment): BENCH_ROUNDS per gateway (3), BENCH_DURATION seconds per round (8),
  * BENCH_CONNECTIONS (20), BENCH_WARMUP seconds per gateway (4), BENCH_PRODUCTS (3000),
- * BENCH_PROFILE=gateway,catalog,... runs those processes with `node --cpu-prof` (written when they stop, in
+ * BENCH_PROFILE=gateway,gateway-nodedupe,catalog,... runs those processes with `node --cpu-prof` (written when they stop, in
  * BENCH_PROFILE_DIR/<name>/, default .data/profiles; open them in Chrome DevTools or summarise them with
  * scripts/bench/profile-summary.ts).
  */
@@ -278,6 +278,8 @@ async function main(): Promise<void> {
             { ...env, GATEWAY_PORT: String(port), SUPERGRAPH_FILE: supergraphFile, GATEWAY_RESPONSE_CACHE: 'false', SUBGRAPH_DEDUPE_QUERIES: 'false' },
             port,
             '/health',
+            undefined,
+            profiled('gateway-nodedupe'),
           );
         },
       },
