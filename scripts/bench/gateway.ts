@@ -363,7 +363,7 @@ async function main(): Promise<void> {
         '',
         `Run on ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC. Command: \`flock /work/wt/notes/bench.lock npm run bench:gateway\` (each gateway warmed up ${WARMUP} s, then ${ROUNDS} rounds of ${DURATION} s each, alternating ${gateways.map((g) => g.name).join(', ')}, ...; ${CONNECTIONS} connections).`,
         '',
-        `Machine: ${cpus.length} cores (${cpus[0]?.model.trim() ?? 'unknown CPU'}), ${Math.round(os.totalmem() / 2 ** 30)} GB RAM, ${os.type()} ${os.release()}; Node ${process.version}, PostgreSQL ${await postgresVersion(databaseUrl)}, Redis on loopback; 1-minute load average ${loadBefore.toFixed(1)} before the rounds. autocannon, the gateway under load, the five subgraphs (one process each) and PostgreSQL share those cores; the other two gateways sit idle.`,
+        `Machine: ${cpus.length} cores (${cpus[0]?.model.trim() ?? 'unknown CPU'}), ${Math.round(os.totalmem() / 2 ** 30)} GB RAM, ${os.type()} ${os.release()}; Node ${process.version}, PostgreSQL ${await postgresVersion(databaseUrl)}, Redis on loopback; 1-minute load average ${loadBefore.toFixed(1)} before the rounds. autocannon, the gateway under load, the five subgraphs (one process each) and PostgreSQL share those cores; the other gateways sit idle.`,
         '',
         `Data: ${PRODUCTS.toLocaleString('en')} generated products, each with an inventory item (~70% in stock). Query (anonymous, no response cache): \`${STOREFRONT}\`: one catalog fetch, then one inventory \`_entities\` fetch for the 20 products.`,
         '',
