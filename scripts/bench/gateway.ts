@@ -21,13 +21,12 @@
  * BENCH_PROFILE_DIR/<name>/, default .data/profiles; open them in Chrome DevTools or summarise them with
  * scripts/bench/profile-summary.ts).
  */
-import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
 import autocannon from 'autocannon';
-import { ROOT, freePort, percentile, pgConfig, postgresVersion, say, startProcess, startService, withBenchDatabase, writeSection, type Service } from './harness';
+import { ROOT, freePort, percentile, pgConfig, postgresVersion, say, serviceEnv, startProcess, startService, withBenchDatabase, writeSection, type Service } from './harness';
 import { seed as seedCatalog } from './catalog';
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
@@ -220,20 +219,7 @@ async function main(): Promise<void> {
     say(`seeded ${items.toLocaleString('en')} products and inventory items in ${((Date.now() - started) / 1000).toFixed(1)} s`);
 
     const ports = Object.fromEntries(await Promise.all(SUBGRAPHS.map(async (name) => [name, await freePort()] as const))) as Record<(typeof SUBGRAPHS)[number], number>;
-    const urls = Object.fromEntries(SUBGRAPHS.map((name) => [name, `http://127.0.0.1:${ports[name]}/graphql`]));
-    const env: Record<string, string> = {
-      NODE_ENV: 'production',
-      LOG_LEVEL: 'warn',
-      DATABASE_URL: databaseUrl,
-      JWT_SECRET: randomBytes(32).toString('hex'),
-      REDIS_KEY_PREFIX: `bench:${randomBytes(4).toString('hex')}:`,
-      AUTH_URL: urls.auth!,
-      CATALOG_URL: urls.catalog!,
-      INVENTORY_URL: urls.inventory!,
-      ORDER_URL: urls.order!,
-      NOTIFICATION_URL: urls.notification!,
-      ...Object.fromEntries(SUBGRAPHS.map((name) => [`${name.toUpperCase()}_PORT`, String(ports[name])])),
-    };
+    const { env, urls } = serviceEnv(databaseUrl, ports);
     // auth and notification refuse production without a Telegram bot token; they serve nothing this query asks for.
     const development = new Set(['auth', 'notification']);
     started = Date.now();
@@ -249,39 +235,22 @@ async function main(): Promise<void> {
     say(`five subgraphs started in ${((Date.now() - started) / 1000).toFixed(1)} s`);
 
     const supergraphFile = supergraphFor(urls);
+    const startOurs = async (name: string, profileName: string, extra: Record<string, string>) => {
+      const port = await freePort();
+      const gatewayEnv = { ...env, GATEWAY_PORT: String(port), SUPERGRAPH_FILE: supergraphFile, GATEWAY_RESPONSE_CACHE: 'false', ...extra };
+      return startService(name, 'gateway/src/main.ts', gatewayEnv, port, '/health', undefined, profiled(profileName));
+    };
     const contenders: Array<{ name: string; label: string; start: () => Promise<Service> }> = [
       {
         name: 'ours',
         label: 'ours (gateway/src/app.ts)',
-        start: async () => {
-          const port = await freePort();
-          return startService(
-            'ours',
-            'gateway/src/main.ts',
-            { ...env, GATEWAY_PORT: String(port), SUPERGRAPH_FILE: supergraphFile, GATEWAY_RESPONSE_CACHE: 'false' },
-            port,
-            '/health',
-            undefined,
-            profiled('gateway'),
-          );
-        },
+        start: () => startOurs('ours', 'gateway', {}),
       },
       {
         // The same gateway with no in-flight deduplication: every request makes its own subgraph fetches, as the stock gateway does.
         name: 'ours-nodedupe',
         label: 'ours, SUBGRAPH_DEDUPE_QUERIES=false',
-        start: async () => {
-          const port = await freePort();
-          return startService(
-            'ours-nodedupe',
-            'gateway/src/main.ts',
-            { ...env, GATEWAY_PORT: String(port), SUPERGRAPH_FILE: supergraphFile, GATEWAY_RESPONSE_CACHE: 'false', SUBGRAPH_DEDUPE_QUERIES: 'false' },
-            port,
-            '/health',
-            undefined,
-            profiled('gateway-nodedupe'),
-          );
-        },
+        start: () => startOurs('ours-nodedupe', 'gateway-nodedupe', { SUBGRAPH_DEDUPE_QUERIES: 'false' }),
       },
       {
         name: 'apollo',

@@ -41,6 +41,23 @@ export function freePort(): Promise<number> {
   });
 }
 
+/**
+ * What every service of a bench run gets: production mode, quiet logs, the scratch database, one fresh
+ * JWT secret, its own Redis prefix, and for each of `ports` (name -> port) `<NAME>_PORT` and `<NAME>_URL`.
+ */
+export function serviceEnv(databaseUrl: string, ports: Record<string, number>): { env: Record<string, string>; urls: Record<string, string> } {
+  const urls = Object.fromEntries(Object.entries(ports).map(([name, port]) => [name, `http://127.0.0.1:${port}/graphql`]));
+  const env: Record<string, string> = {
+    NODE_ENV: 'production',
+    LOG_LEVEL: 'warn',
+    DATABASE_URL: databaseUrl,
+    JWT_SECRET: randomBytes(32).toString('hex'),
+    REDIS_KEY_PREFIX: `bench:${randomBytes(4).toString('hex')}:`,
+    ...Object.fromEntries(Object.entries(ports).flatMap(([name, port]) => [[`${name.toUpperCase()}_PORT`, String(port)], [`${name.toUpperCase()}_URL`, urls[name]!]])),
+  };
+  return { env, urls };
+}
+
 export interface Service {
   name: string;
   child: ChildProcess;
