@@ -36,6 +36,8 @@ export const gatewayConfigShape = {
   DEFAULT_LIST_SIZE: env.positiveInt(10),
   /** A subgraph that has not answered by then gives SERVICE_UNAVAILABLE for its part of the response. */
   SUBGRAPH_TIMEOUT_MS: env.positiveInt(10_000),
+  /** Identical query fetches in flight at once (same subgraph, caller, document, variables) share one request. */
+  SUBGRAPH_DEDUPE_QUERIES: z.enum(['true', 'false']).default('true'),
 
   // Websockets (subscriptions).
   WS_MAX_MESSAGE_BYTES: env.positiveInt(MAX_BODY_BYTES),

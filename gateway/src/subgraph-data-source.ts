@@ -1,13 +1,7 @@
 import { RemoteGraphQLDataSource, type GraphQLDataSourceProcessOptions } from '@apollo/gateway';
 import { AppError, ErrorCode } from '../../kernel/src/errors';
 import type { GatewayContext } from './identity';
-
-type Fetcher = NonNullable<NonNullable<ConstructorParameters<typeof RemoteGraphQLDataSource>[0]>['fetcher']>;
-
-/** Node's own fetch (keep-alive pooled), bounded in time: a hung subgraph costs one request its part, never the gateway. */
-function timedFetcher(timeoutMs: number): Fetcher {
-  return ((url, init) => fetch(url, { ...init, signal: AbortSignal.timeout(timeoutMs) })) as Fetcher;
-}
+import { subgraphFetcher } from './subgraph-fetcher';
 
 /**
  * Calls one subgraph for the gateway: forwards the caller's identity as a signed internal token
@@ -19,8 +13,10 @@ export class SubgraphDataSource extends RemoteGraphQLDataSource<GatewayContext> 
     readonly name: string,
     url: string,
     private readonly timeoutMs: number,
+    dedupeQueries = true,
   ) {
-    super({ url, fetcher: timedFetcher(timeoutMs) });
+    // Bounded in time: a hung subgraph costs one request its part, never the gateway.
+    super({ url, fetcher: subgraphFetcher(url, { timeoutMs, dedupeQueries }).fetcher });
   }
 
   override async willSendRequest({ request, context }: GraphQLDataSourceProcessOptions<GatewayContext>): Promise<void> {

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import { SignJWT, jwtVerify, importPKCS8, importSPKI, errors as joseErrors, type CryptoKey, type JWTPayload } from 'jose';
+import { LRUCache } from 'lru-cache';
 import { env } from './config';
 
 /**
@@ -71,6 +72,10 @@ const SERVICE_TTL_SECONDS = 300;
 const pem = (value: string) => value.replace(/\\n/g, '\n');
 
 export class JwtService {
+  // A subgraph sees the same internal token on every call for up to half a minute: a token that
+  // passed verification is remembered by its exact string until it expires, so jose runs once per token.
+  private readonly verified = new LRUCache<string, JWTPayload & { exp: number }>({ max: 10_000 });
+
   private constructor(
     private readonly alg: JwtConfig['ALGORITHM'],
     private readonly signingKey: CryptoKey | Uint8Array,
@@ -124,6 +129,23 @@ export class JwtService {
 
   /** Verifies signature, algorithm, issuer, audience, expiry and that the token is one of `types`. */
   async verify<T extends TokenType>(token: string, types: readonly T[]): Promise<ClaimsOf<T>> {
+    const payload = this.stillValid(token) ?? (await this.verifySignature(token));
+    if (!types.includes(payload.typ as T)) {
+      throw new TokenError(`A ${String(payload.typ)} token cannot be used here.`, 'wrong-type');
+    }
+    return payload as unknown as ClaimsOf<T>;
+  }
+
+  /** The claims of a token verified before, while it has not expired (jose's rule: expired from `exp` on). */
+  private stillValid(token: string): JWTPayload | undefined {
+    const payload = this.verified.get(token);
+    if (!payload) return undefined;
+    if (payload.exp > Math.floor(Date.now() / 1000)) return payload;
+    this.verified.delete(token);
+    return undefined;
+  }
+
+  private async verifySignature(token: string): Promise<JWTPayload> {
     let payload: JWTPayload;
     try {
       ({ payload } = await jwtVerify(token, this.verifyingKey, {
@@ -136,10 +158,9 @@ export class JwtService {
       if (error instanceof joseErrors.JWTExpired) throw new TokenError('The token has expired.', 'expired');
       throw new TokenError('The token is invalid.', 'invalid');
     }
-    if (!types.includes(payload.typ as T)) {
-      throw new TokenError(`A ${String(payload.typ)} token cannot be used here.`, 'wrong-type');
-    }
-    return payload as unknown as ClaimsOf<T>;
+    // requiredClaims made sure exp is there; frozen, because every later caller gets this same object.
+    this.verified.set(token, Object.freeze(payload) as JWTPayload & { exp: number });
+    return payload;
   }
 
   private sign(claims: Record<string, unknown>, subject: string, ttlSeconds: number, jti: string = randomUUID()) {

@@ -55,6 +55,22 @@ describe('JwtService', () => {
     }
   });
 
+  it('remembers a verified token only until it expires, and never one that failed', async () => {
+    const jwt = await JwtService.create(config({ JWT_SECRET: 'x'.repeat(32), ACCESS_TOKEN_EXPIRE_MINUTES: '1' }));
+    const token = await jwt.signAccess({ id: 'u', role: 'USER' });
+    await expect(jwt.verify(token, ['access'])).resolves.toMatchObject({ sub: 'u' });
+    // The type is checked on every call, remembered or not.
+    await expect(jwt.verify(token, ['internal'])).rejects.toMatchObject({ reason: 'wrong-type' });
+    const [header, payload] = token.split('.');
+    await expect(jwt.verify(`${header}.${payload}.${'A'.repeat(43)}`, ['access'])).rejects.toMatchObject({ reason: 'invalid' });
+    jest.useFakeTimers({ now: Date.now() + 2 * 60_000, doNotFake: ['nextTick', 'setImmediate', 'queueMicrotask'] });
+    try {
+      await expect(jwt.verify(token, ['access'])).rejects.toEqual(new TokenError('The token has expired.', 'expired'));
+    } finally {
+      jest.useRealTimers();
+    }
+  });
+
   it('refuses to start without the key its algorithm needs', async () => {
     await expect(JwtService.create(config({}))).rejects.toThrow('JWT_SECRET is required for HS256');
     await expect(JwtService.create(config({ ALGORITHM: 'RS256', JWT_SECRET: 'x'.repeat(32) }))).rejects.toThrow('JWT_PRIVATE_KEY is required');

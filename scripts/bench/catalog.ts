@@ -53,8 +53,8 @@ const INSERT_PRODUCTS = `
   FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::int[], $6::text[], $7::text[], $8::boolean[], $9::timestamptz[])
     AS t(sku, name, description, category, price, attributes, images, in_stock, created_at)`;
 
-/** Multi-row inserts of 5,000 products on two connections; the search_vector trigger does the rest. */
-async function seed(databaseUrl: string, count: number): Promise<{ words: number }> {
+/** Multi-row inserts of 5,000 products on two connections; the search_vector trigger does the rest. Also seeds bench:gateway. */
+export async function seed(databaseUrl: string, count: number): Promise<{ words: number }> {
   const pool = new pg.Pool({ ...pgConfig(databaseUrl), max: 2 });
   try {
     const random = seededRandom(SEED);

@@ -41,15 +41,41 @@ export function freePort(): Promise<number> {
   });
 }
 
+/**
+ * What every service of a bench run gets: production mode, quiet logs, the scratch database, one fresh
+ * JWT secret, its own Redis prefix, and for each of `ports` (name -> port) `<NAME>_PORT` and `<NAME>_URL`.
+ */
+export function serviceEnv(databaseUrl: string, ports: Record<string, number>): { env: Record<string, string>; urls: Record<string, string> } {
+  const urls = Object.fromEntries(Object.entries(ports).map(([name, port]) => [name, `http://127.0.0.1:${port}/graphql`]));
+  const env: Record<string, string> = {
+    NODE_ENV: 'production',
+    LOG_LEVEL: 'warn',
+    DATABASE_URL: databaseUrl,
+    JWT_SECRET: randomBytes(32).toString('hex'),
+    REDIS_KEY_PREFIX: `bench:${randomBytes(4).toString('hex')}:`,
+    ...Object.fromEntries(Object.entries(ports).flatMap(([name, port]) => [[`${name.toUpperCase()}_PORT`, String(port)], [`${name.toUpperCase()}_URL`, urls[name]!]])),
+  };
+  return { env, urls };
+}
+
 export interface Service {
   name: string;
   child: ChildProcess;
   url: string;
 }
 
-/** Starts `entry` with `node --import tsx`; `onLine` sees each line it prints on stdout (the rest goes to this terminal). */
-export async function startService(name: string, entry: string, env: Record<string, string>, port: number, readyPath: string, onLine?: (line: string) => void): Promise<Service> {
-  const child = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, entry)], {
+/**
+ * Starts `entry` with `node --import tsx`; `onLine` sees each line it prints on stdout (the rest goes to this terminal).
+ * `nodeArgs` go before the entry (e.g. --cpu-prof, which NODE_OPTIONS does not take).
+ */
+export function startService(name: string, entry: string, env: Record<string, string>, port: number, readyPath: string, onLine?: (line: string) => void, nodeArgs: string[] = []): Promise<Service> {
+  const ready = async () => (await fetch(`http://127.0.0.1:${port}${readyPath}`, { signal: AbortSignal.timeout(1000) })).ok;
+  return startProcess(name, [...nodeArgs, '--import', 'tsx', path.join(ROOT, entry)], env, port, ready, onLine);
+}
+
+/** Starts `node <args>` and waits until `ready` resolves true (a throw counts as "not listening yet"). */
+export async function startProcess(name: string, args: string[], env: Record<string, string>, port: number, ready: () => Promise<boolean>, onLine?: (line: string) => void): Promise<Service> {
+  const child = spawn(process.execPath, args, {
     cwd: ROOT,
     env: { ...process.env, ...env },
     stdio: ['ignore', onLine ? 'pipe' : 'inherit', 'inherit'],
@@ -59,9 +85,7 @@ export async function startService(name: string, entry: string, env: Record<stri
   while (Date.now() < deadline) {
     if (child.exitCode !== null) throw new Error(`${name} exited with code ${child.exitCode} while starting`);
     try {
-      if ((await fetch(`http://127.0.0.1:${port}${readyPath}`, { signal: AbortSignal.timeout(1000) })).ok) {
-        return { name, child, url: `http://127.0.0.1:${port}/graphql` };
-      }
+      if (await ready()) return { name, child, url: `http://127.0.0.1:${port}/graphql` };
     } catch {
       // not listening yet
     }

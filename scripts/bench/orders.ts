@@ -17,11 +17,11 @@
  * Tunables (environment): BENCH_DURATION seconds (15), BENCH_CONCURRENCY (8), BENCH_USERS (16),
  * BENCH_PRODUCTS (20), BENCH_WARMUP seconds (3).
  */
-import { randomBytes, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import os from 'node:os';
 import pg from 'pg';
 import { parsePhoneNumberFromString } from 'libphonenumber-js/max';
-import { freePort, percentile, pgConfig, postgresVersion, say, startService, withBenchDatabase, writeSection } from './harness';
+import { freePort, percentile, pgConfig, postgresVersion, say, serviceEnv, startService, withBenchDatabase, writeSection } from './harness';
 
 const DURATION = Number(process.env.BENCH_DURATION ?? 15);
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 8);
@@ -241,20 +241,11 @@ async function main(): Promise<void> {
 
     const [adminPhone, ...userPhones] = phones(USERS + 1) as [string, ...string[]];
     const ports = { auth: await freePort(), catalog: await freePort(), inventory: await freePort(), order: await freePort(), gateway: await freePort() };
-    const urls = Object.fromEntries(Object.entries(ports).map(([name, port]) => [name, `http://127.0.0.1:${port}/graphql`])) as Record<keyof typeof ports, string>;
+    const { env: base, urls } = serviceEnv(databaseUrl, ports);
     const env: Record<string, string> = {
-      NODE_ENV: 'production',
-      LOG_LEVEL: 'warn',
-      DATABASE_URL: databaseUrl,
-      JWT_SECRET: randomBytes(32).toString('hex'),
-      REDIS_KEY_PREFIX: `bench:${randomBytes(4).toString('hex')}:`,
-      AUTH_URL: urls.auth,
-      CATALOG_URL: urls.catalog,
-      INVENTORY_URL: urls.inventory,
-      ORDER_URL: urls.order,
+      ...base,
       // Every loop may pick the same user at once: the cap of orders awaiting confirmation is not what this measures.
       ORDER_MAX_UNCONFIRMED_PER_USER: String(CONCURRENCY),
-      ...Object.fromEntries(Object.entries(ports).map(([name, port]) => [`${name.toUpperCase()}_PORT`, String(port)])),
     };
     const codes = new CodeLog();
     let started = Date.now();
