@@ -247,6 +247,12 @@ async function main(): Promise<void> {
         start: () => startOurs('ours', 'gateway', {}),
       },
       {
+        // Our production defaults: the shared response cache (Redis) on, evicted by the domain events.
+        name: 'ours-cache',
+        label: 'ours, response cache on (production default)',
+        start: () => startOurs('ours-cache', 'gateway-cache', { GATEWAY_RESPONSE_CACHE: 'true' }),
+      },
+      {
         // The same gateway with no in-flight deduplication: every request makes its own subgraph fetches, as the stock gateway does.
         name: 'ours-nodedupe',
         label: 'ours, SUBGRAPH_DEDUPE_QUERIES=false',
