@@ -30,6 +30,7 @@ import { addressBucket } from '../../kernel/src/client-address';
 import type { GatewayContext, GatewayIdentity } from './identity';
 import type { SubscriptionRoute } from './subscription-routes';
 import { checkCost, limitRules, screenDocument, type OperationLimits } from './operation-limits';
+import { SubscriptionGroups, canonicalJson, type Delivery } from './subscription-groups';
 
 const EVENT_VARIABLE = '__event';
 
@@ -67,6 +68,9 @@ export class SubscriptionServer {
   private readonly sources = new WeakMap<DocumentNode, string>();
   private readonly sockets = new WeakMap<GatewayContext, WebSocket>();
   private readonly socketsPerAddress = new Map<string, number>();
+  private readonly groups: SubscriptionGroups;
+  /** Whose view public feeds are executed as: nobody's in particular. */
+  private publicContext?: Promise<GatewayContext>;
   private dispose?: () => Promise<void>;
   private wsServer?: WebSocketServer;
 
@@ -85,6 +89,7 @@ export class SubscriptionServer {
     },
   ) {
     this.pubsub = new RedisPubSub({ publisher: options.redis.duplicate(), subscriber: options.redis.duplicate() });
+    this.groups = new SubscriptionGroups(this.pubsub, options.websocket.maxQueuedEvents, options.logger);
   }
 
   start(): void {
@@ -226,21 +231,37 @@ export class SubscriptionServer {
 
     const query = print(rewriteAsEventQuery(args.document, operation, root, route.eventField));
     const alias = root.alias?.value ?? root.name.value;
-    const events = new BoundedEventQueue<Record<string, unknown>>(this.options.websocket.maxQueuedEvents, () => {
-      this.options.logger.warn({ channel: route.channel }, 'a subscriber fell behind; closing its socket');
-      this.sockets.get(context)?.close(WS_CLOSE.TOO_SLOW, 'Too many undelivered events: reconnect');
-    });
-    const subscription = await this.pubsub.subscribe(route.channel, (event: Record<string, unknown>) => {
-      if (route.accepts(rootArgs, event, context.identity)) events.push(event);
-    });
-    events.onEnd(() => this.pubsub.unsubscribe(subscription));
-    return mapAsyncIterator(events, async (event) => {
-      const variables = { ...(args.variableValues ?? {}), [EVENT_VARIABLE]: JSON.stringify(event) };
-      const result = await this.executeThroughGateway({ ...args, variableValues: variables }, query, true);
-      // The owning subgraph found nothing this subscriber may see: send nothing rather than a null.
-      if (!result.errors && (result.data as Record<string, unknown> | null | undefined)?.[alias] == null) return undefined;
-      return result;
-    });
+    // Everything the group's result depends on: the operation, its arguments and whose view it is.
+    const audience = route.audience === 'public' ? 'public' : context.identity.kind === 'user' ? `user:${context.identity.userId}:${context.identity.role}` : context.identity.kind;
+    const groupKey = canonicalJson([root.name.value, audience, query, rootArgs, args.variableValues ?? {}]);
+    const groupContext = route.audience === 'public' ? await (this.publicContext ??= this.options.identity.contextForHeader(undefined, undefined)) : context;
+    const results = new BoundedEventQueue<Delivery>(
+      this.options.websocket.maxQueuedEvents,
+      () => {
+        this.options.logger.warn({ channel: route.channel }, 'a subscriber fell behind; closing its socket');
+        this.sockets.get(context)?.close(WS_CLOSE.TOO_SLOW, 'Too many undelivered events: reconnect');
+      },
+      // A newer stock level of the same product replaces one not sent yet (and goes last: never out of order).
+      (queued, next) => next.key !== undefined && queued.key === next.key,
+    );
+    const leave = await this.groups.join(
+      groupKey,
+      () => ({
+        route,
+        rootArgs,
+        context: groupContext,
+        execute: async (event, executionContext) => {
+          const variables = { ...(args.variableValues ?? {}), [EVENT_VARIABLE]: JSON.stringify(event) };
+          const result = await this.executeThroughGateway({ ...args, contextValue: executionContext, variableValues: variables }, query, true);
+          // The owning subgraph found nothing this group may see: send nothing rather than a null.
+          if (!result.errors && (result.data as Record<string, unknown> | null | undefined)?.[alias] == null) return undefined;
+          return result;
+        },
+      }),
+      { deliver: (delivery) => results.push(delivery), fallBehind: () => results.overflow() },
+    );
+    results.onEnd(leave);
+    return mapAsyncIterator(results, async (delivery) => delivery.result);
   }
 
   /** `internal`: the gateway's own rewritten event query, which may select internal fields; client operations may not. */
@@ -265,7 +286,8 @@ function toGraphQLError(error: GraphQLFormattedError): GraphQLError {
 
 /**
  * Events waiting for one subscriber. Bounded: a subscriber that lets more than `max` pile up
- * is cut off (`onOverflow`) instead of growing the gateway's memory.
+ * is cut off (`onOverflow`) instead of growing the gateway's memory. With `supersedes`, an item
+ * replaces a waiting one it supersedes and goes to the end, so the rest keep their order.
  */
 export class BoundedEventQueue<T> implements AsyncIterator<T> {
   private readonly items: T[] = [];
@@ -276,6 +298,7 @@ export class BoundedEventQueue<T> implements AsyncIterator<T> {
   constructor(
     private readonly max: number,
     private readonly onOverflow: () => void,
+    private readonly supersedes?: (queued: T, item: T) => boolean,
   ) {}
 
   push(item: T): void {
@@ -286,12 +309,19 @@ export class BoundedEventQueue<T> implements AsyncIterator<T> {
       wake({ done: false, value: item });
       return;
     }
-    if (this.items.length >= this.max) {
-      this.end();
-      this.onOverflow();
-      return;
+    if (this.supersedes) {
+      const superseded = this.items.findIndex((queued) => this.supersedes!(queued, item));
+      if (superseded >= 0) this.items.splice(superseded, 1);
     }
+    if (this.items.length >= this.max) return this.overflow();
     this.items.push(item);
+  }
+
+  /** Ends the queue and tells its owner, as when it runs over. */
+  overflow(): void {
+    if (this.ended) return;
+    this.end();
+    this.onOverflow();
   }
 
   onEnd(listener: () => void): void {
