@@ -18,6 +18,7 @@ import {
   type OperationDefinitionNode,
 } from 'graphql';
 import { getArgumentValues } from 'graphql/execution/values';
+import { LRUCache } from 'lru-cache';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { useServer } from 'graphql-ws/use/ws';
 import { CloseCode, type Context as WsContext, type SubscribePayload } from 'graphql-ws';
@@ -69,6 +70,9 @@ export class SubscriptionServer {
   private readonly sockets = new WeakMap<GatewayContext, WebSocket>();
   private readonly socketsPerAddress = new Map<string, number>();
   private readonly groups: SubscriptionGroups;
+  /** Valid subscription documents by their text: the many subscribers of one app's operation share one AST and one validation. */
+  private readonly documents = new LRUCache<string, DocumentNode>({ max: 500 });
+  private readonly validated = new WeakMap<DocumentNode, GraphQLSchema>();
   /** Whose view public feeds are executed as: nobody's in particular. */
   private publicContext?: Promise<GatewayContext>;
   private dispose?: () => Promise<void>;
@@ -189,9 +193,10 @@ export class SubscriptionServer {
     }
     const schema = this.options.schema();
     if (!schema) return [new AppError(ErrorCode.SERVICE_UNAVAILABLE, 'The gateway is starting; try again in a moment.')];
+    const cached = this.documents.get(payload.query);
     let document: DocumentNode;
     try {
-      document = screenDocument(payload.query, limits);
+      document = cached ?? screenDocument(payload.query, limits);
     } catch (error) {
       if (error instanceof GraphQLError) return [error];
       throw error;
@@ -202,8 +207,12 @@ export class SubscriptionServer {
       this.sources.set(document, payload.query);
       return args;
     }
-    const errors = validate(schema, document, [...specifiedRules, ...limitRules(limits)]);
-    if (errors.length > 0) return errors.map((error) => (error instanceof AppError ? error : withCode(error, 'GRAPHQL_VALIDATION_FAILED')));
+    if (this.validated.get(document) !== schema) {
+      const errors = validate(schema, document, [...specifiedRules, ...limitRules(limits)]);
+      if (errors.length > 0) return errors.map((error) => (error instanceof AppError ? error : withCode(error, 'GRAPHQL_VALIDATION_FAILED')));
+      this.validated.set(document, schema);
+      this.documents.set(payload.query, document);
+    }
     try {
       checkCost(schema, document, payload.variables ?? undefined, payload.operationName, limits);
     } catch (error) {
