@@ -5,7 +5,7 @@ import { useStack } from '../../test/support/stack';
 import { login, randomPhone, type Session } from '../../test/support/login';
 import { eventually } from '../../test/support/eventually';
 import { CREATE_INVENTORY_ITEM, CREATE_PRODUCT_ID } from '../../test/support/operations';
-import { publishProbe, stockProbe, subscribe, untilLive, wsClient, type Probe, type Subscription } from '../../test/support/subscriptions';
+import { publishProbe, stockChange, stockProbe, subscribe, untilLive, wsClient, type Subscription } from '../../test/support/subscriptions';
 import type { RunningServer } from '../../kernel/src/server';
 import { BoundedEventQueue } from '../src/subscriptions';
 
@@ -17,12 +17,6 @@ const WATCH_MY_ORDERS = gql(`subscription WatchMyOrders { orderUpdated { id stat
 const WATCH_MY_NOTIFICATIONS = gql(`subscription WatchMyNotifications { notificationReceived { id kind orderId } }`);
 const PLACE_ORDER_FOR_FEED = gql(`mutation PlaceOrderForFeed($input: PlaceOrderInput!) { placeOrder(input: $input) { id status } }`);
 const MY_LATEST_NOTIFICATION = gql(`query MyLatestNotification { myNotifications(first: 1) { edges { node { id } } } }`);
-
-/** A stock change of `productId` as the inventory's outbox relay publishes it. */
-const stockChange = (productId: string, level: number): Probe => ({
-  channel: 'stockUpdated',
-  event: { productId, onHand: level, reserved: 0, available: level, lowStockThreshold: 0, version: level, at: new Date().toISOString() },
-});
 
 /** Counts the GraphQL requests a subgraph receives from now on. */
 function requestCounter(server: RunningServer) {
