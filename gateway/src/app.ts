@@ -19,6 +19,7 @@ import type { GatewayConfig } from './config';
 import { GatewayIdentity, type GatewayContext } from './identity';
 import { SubscriptionServer, internalFieldGuard } from './subscriptions';
 import { subscriptionRoutes } from './subscription-routes';
+import { sseSubscriptions } from './sse-subscriptions';
 import { SubgraphDataSource } from './subgraph-data-source';
 import { MutationLimiter } from './mutation-limits';
 import { costLimit, limitRules, parseOptions } from './operation-limits';
@@ -123,6 +124,7 @@ export async function startGateway(config: GatewayConfig, logger: Logger = creat
     cors(),
     graphqlBodyParser(),
     documentScreen(config.limits, errors),
+    sseSubscriptions({ subscriptions, identity, formatError: errors, logger }),
     expressMiddleware(apollo, { context: ({ req }) => identity.contextFor(req) }),
   );
   app.use(graphqlBodyErrors(logger));
