@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
+import { decodeJwt } from 'jose';
 import { gql } from '../../generated/graphql/gateway';
 import { useStack } from '../../test/support/stack';
-import { login, randomPhone, type Session } from '../../test/support/login';
+import { login, randomPhone, shortLivedAccessToken, type Session } from '../../test/support/login';
 import { CREATE_PRODUCT_ID } from '../../test/support/operations';
 import { publishProbe, sseClient, stockChange, stockProbe, subscribe, untilLive, wsClient } from '../../test/support/subscriptions';
 
@@ -72,6 +73,16 @@ describe('subscriptions over server-sent events at /graphql', () => {
       refused.close();
       anonymous.dispose();
     }
+  });
+
+  it('ends a stream when the access token that opened it expires', async () => {
+    // Long enough to open the stream on a busy machine (whole seconds: it may expire up to 1 s early).
+    const token = await shortLivedAccessToken(admin.userId, 3);
+    const response = await openStream(shop.stack.gatewayUrl, 'subscription { notificationReceived { title } }', { authorization: `Bearer ${token}` });
+    expect(response.status).toBe(200);
+    const reader = response.body!.getReader();
+    while (!(await reader.read()).done);
+    expect(Date.now()).toBeGreaterThanOrEqual(decodeJwt(token).exp! * 1000);
   });
 
   it('counts event streams with websockets against the open connections an address may hold', async () => {
