@@ -20,6 +20,7 @@ import type { GatewayConfig } from './config';
 import { GatewayIdentity, type GatewayContext } from './identity';
 import { SubscriptionServer, internalFieldGuard } from './subscriptions';
 import { subscriptionRoutes } from './subscription-routes';
+import { sseSubscriptions } from './sse-subscriptions';
 import { SubgraphDataSource } from './subgraph-data-source';
 import { MutationLimiter } from './mutation-limits';
 import { costLimit, limitRules, parseOptions } from './operation-limits';
@@ -138,6 +139,7 @@ export async function startGateway(config: GatewayConfig, logger: Logger = creat
     graphqlBodyParser(),
     ...(trustedDocuments ? [trustedDocumentsGuard(trustedDocuments, errors)] : []),
     documentScreen(config.limits, errors),
+    sseSubscriptions({ subscriptions, identity, formatError: errors, logger }),
     expressMiddleware(apollo, { context: ({ req }) => identity.contextFor(req) }),
   );
   app.use(graphqlBodyErrors(logger));

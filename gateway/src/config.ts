@@ -44,7 +44,7 @@ export const gatewayConfigShape = {
   WS_MAX_SUBSCRIPTIONS_PER_SOCKET: env.positiveInt(50),
   /** Events waiting for a slow subscriber; past this the socket is closed (4429) rather than buffered. */
   WS_MAX_QUEUED_EVENTS: env.positiveInt(200),
-  /** Open sockets per client address (IPv4, or IPv6 /64): generous, since NAT and proxies put many people behind one. */
+  /** Open websockets and event streams per client address (IPv4, or IPv6 /64): generous, since NAT and proxies put many people behind one. */
   WS_MAX_SOCKETS_PER_ADDRESS: env.positiveInt(500),
 
   /** Mutation root fields per minute, per logged-in user and per client address (IPv4, or IPv6 /64). */

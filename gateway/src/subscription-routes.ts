@@ -12,6 +12,14 @@ export interface SubscriptionRoute {
   channel: string;
   /** The owning subgraph's root field that turns an event into the subscription's type. */
   eventField: string;
+  /**
+   * Who an event's result depends on: `public` results are the same for every caller (one execution
+   * serves all who send the same operation, run as an anonymous caller); `personal` ones are executed
+   * per user and role, so two users' feeds never share a result.
+   */
+  audience: 'public' | 'personal';
+  /** Events with the same key supersede each other: a subscriber that has not been sent the older one gets only the newer. */
+  coalesceKey?(event: Record<string, unknown>): string;
   /** A refusal for this subscriber, checked once when they subscribe. */
   authorize?(args: Record<string, unknown>, identity: Identity): GraphQLError | undefined;
   /** Whether this event goes to this subscriber. */
@@ -23,6 +31,9 @@ export function subscriptionRoutes(keyPrefix: string): Record<string, Subscripti
     stockUpdated: {
       channel: liveChannel(keyPrefix, 'stockUpdated'),
       eventField: '_stockUpdateFromEvent',
+      // Stock levels and the catalog's product fields are the same for everyone.
+      audience: 'public',
+      coalesceKey: (event) => (event as unknown as StockChanged).productId,
       accepts: (args, event) => {
         const productIds = args.productIds as string[] | null | undefined;
         return !productIds || productIds.includes((event as unknown as StockChanged).productId);
@@ -32,6 +43,7 @@ export function subscriptionRoutes(keyPrefix: string): Record<string, Subscripti
     orderUpdated: {
       channel: liveChannel(keyPrefix, 'orderUpdated'),
       eventField: '_orderFromEvent',
+      audience: 'personal',
       authorize: loggedIn,
       accepts: (args, event, identity) => {
         const order = event as unknown as OrderEvent;
@@ -43,6 +55,7 @@ export function subscriptionRoutes(keyPrefix: string): Record<string, Subscripti
     notificationReceived: {
       channel: liveChannel(keyPrefix, 'notificationReceived'),
       eventField: '_notificationFromEvent',
+      audience: 'personal',
       authorize: loggedIn,
       accepts: (_args, event, identity) => identity.kind === 'user' && event.userId === identity.userId,
     },

@@ -18,6 +18,7 @@ import {
   type OperationDefinitionNode,
 } from 'graphql';
 import { getArgumentValues } from 'graphql/execution/values';
+import { LRUCache } from 'lru-cache';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { useServer } from 'graphql-ws/use/ws';
 import { CloseCode, type Context as WsContext, type SubscribePayload } from 'graphql-ws';
@@ -31,6 +32,7 @@ import type { GatewayContext, GatewayIdentity } from './identity';
 import { notInList, type TrustedDocuments } from './trusted-documents';
 import type { SubscriptionRoute } from './subscription-routes';
 import { checkCost, limitRules, screenDocument, type OperationLimits } from './operation-limits';
+import { SubscriptionGroups, canonicalJson, type Delivery } from './subscription-groups';
 
 const EVENT_VARIABLE = '__event';
 
@@ -66,8 +68,15 @@ export class SubscriptionServer {
   private readonly pubsub: RedisPubSub;
   private readonly contexts = new WeakMap<object, GatewayContext>();
   private readonly sources = new WeakMap<DocumentNode, string>();
-  private readonly sockets = new WeakMap<GatewayContext, WebSocket>();
-  private readonly socketsPerAddress = new Map<string, number>();
+  /** How to cut off each connection's subscriber that falls behind (a websocket or an event stream). */
+  private readonly closeSlow = new WeakMap<GatewayContext, () => void>();
+  private readonly connectionsPerAddress = new Map<string, number>();
+  private readonly groups: SubscriptionGroups;
+  /** Valid subscription documents by their text: the many subscribers of one app's operation share one AST and one validation. */
+  private readonly documents = new LRUCache<string, DocumentNode>({ max: 500 });
+  private readonly validated = new WeakMap<DocumentNode, GraphQLSchema>();
+  /** Whose view public feeds are executed as: nobody's in particular. */
+  private publicContext?: Promise<GatewayContext>;
   private dispose?: () => Promise<void>;
   private wsServer?: WebSocketServer;
 
@@ -88,6 +97,7 @@ export class SubscriptionServer {
     },
   ) {
     this.pubsub = new RedisPubSub({ publisher: options.redis.duplicate(), subscriber: options.redis.duplicate() });
+    this.groups = new SubscriptionGroups(this.pubsub, options.websocket.maxQueuedEvents, options.logger);
   }
 
   start(): void {
@@ -98,15 +108,14 @@ export class SubscriptionServer {
       // Bounded like an HTTP body: ws closes the socket with 1009 past it, before buffering more.
       maxPayload: websocket.maxMessageBytes,
       verifyClient: ({ req }, done) => {
-        const bucket = addressBucket(identity.addressOf(req));
-        if ((this.socketsPerAddress.get(bucket) ?? 0) >= websocket.maxSocketsPerAddress) {
+        if (!this.hasRoomFor(req)) {
           done(false, 429, 'Too many open websockets from your network');
           return;
         }
         done(true);
       },
     });
-    this.wsServer.on('connection', (socket: WebSocket, req: http.IncomingMessage) => this.countSocket(socket, req));
+    this.wsServer.on('connection', (socket: WebSocket, req: http.IncomingMessage) => this.countConnection(req, (listener) => socket.once('close', listener)));
     const cleanup = useServer<Record<string, unknown> | undefined, SocketExtra>(
       {
         // A bad token closes the socket with 4403; no token is an anonymous subscriber.
@@ -115,8 +124,13 @@ export class SubscriptionServer {
           try {
             const context = await identity.contextForHeader(typeof header === 'string' ? header : undefined, identity.addressOf(ctx.extra.request));
             this.contexts.set(ctx, context);
-            this.sockets.set(context, ctx.extra.socket);
-            this.closeWhenTokenExpires(ctx.extra.socket, context);
+            const socket = ctx.extra.socket;
+            this.connectionOpened(
+              context,
+              () => socket.close(WS_CLOSE.TOO_SLOW, 'Too many undelivered events: reconnect'),
+              () => socket.close(WS_CLOSE.TOKEN_EXPIRED, 'Access token expired: reconnect with a fresh one'),
+              (listener) => socket.once('close', listener),
+            );
             return true;
           } catch {
             return false;
@@ -124,7 +138,7 @@ export class SubscriptionServer {
         },
         onSubscribe: (ctx, _id, payload) => this.prepare(ctx, payload),
         subscribe: (args) => this.subscribe(args),
-        execute: (args) => this.executeThroughGateway(args, this.sources.get(args.document) ?? print(args.document), false),
+        execute: (args) => this.execute(args),
         onError: (_ctx, _id, _payload, errors) => {
           logger.debug({ errors: errors.map((e) => e.message) }, 'subscription refused');
           return errors.map((error) => this.options.formatError(error.toJSON(), error));
@@ -152,27 +166,42 @@ export class SubscriptionServer {
     this.pubsub.close();
   }
 
-  private countSocket(socket: WebSocket, req: http.IncomingMessage): void {
+  /** Whether `req`'s address (IPv4, or IPv6 /64) may open one more subscription connection: websockets and event streams count alike. */
+  hasRoomFor(req: http.IncomingMessage): boolean {
+    return (this.connectionsPerAddress.get(addressBucket(this.options.identity.addressOf(req))) ?? 0) < this.options.websocket.maxSocketsPerAddress;
+  }
+
+  /** Counts an open connection from `req`'s address until `whenClosed` calls back. */
+  countConnection(req: http.IncomingMessage, whenClosed: (listener: () => void) => void): void {
     const bucket = addressBucket(this.options.identity.addressOf(req));
-    this.socketsPerAddress.set(bucket, (this.socketsPerAddress.get(bucket) ?? 0) + 1);
-    socket.once('close', () => {
-      const left = (this.socketsPerAddress.get(bucket) ?? 1) - 1;
-      if (left > 0) this.socketsPerAddress.set(bucket, left);
-      else this.socketsPerAddress.delete(bucket);
+    this.connectionsPerAddress.set(bucket, (this.connectionsPerAddress.get(bucket) ?? 0) + 1);
+    whenClosed(() => {
+      const left = (this.connectionsPerAddress.get(bucket) ?? 1) - 1;
+      if (left > 0) this.connectionsPerAddress.set(bucket, left);
+      else this.connectionsPerAddress.delete(bucket);
     });
   }
 
-  /** A personal feed must not outlive the token that opened it: the socket closes (4401) when it expires. */
-  private closeWhenTokenExpires(socket: WebSocket, context: GatewayContext): void {
+  /**
+   * Registers a connection's subscriber context: `closeSlow` cuts it off when it falls behind, and
+   * `closeExpired` ends it when its access token expires.
+   */
+  connectionOpened(context: GatewayContext, closeSlow: () => void, closeExpired: () => void, whenClosed: (listener: () => void) => void): void {
+    this.closeSlow.set(context, closeSlow);
+    this.closeWhenTokenExpires(context, closeExpired, whenClosed);
+  }
+
+  /** A personal feed must not outlive the token that opened it: the connection is closed when it expires. */
+  private closeWhenTokenExpires(context: GatewayContext, close: () => void, whenClosed: (listener: () => void) => void): void {
     const { identity } = context;
     if (identity.kind !== 'user' || !identity.expiresAt) return;
     // setTimeout holds at most ~24.8 days; a longer-lived token is checked again then.
     const delay = Math.min(identity.expiresAt * 1000 - Date.now(), 2 ** 31 - 1);
     const timer = setTimeout(() => {
-      if (identity.expiresAt! * 1000 > Date.now()) return this.closeWhenTokenExpires(socket, context);
-      socket.close(WS_CLOSE.TOKEN_EXPIRED, 'Access token expired: reconnect with a fresh one');
+      if (identity.expiresAt! * 1000 > Date.now()) return this.closeWhenTokenExpires(context, close, whenClosed);
+      close();
     }, Math.max(0, delay));
-    socket.once('close', () => clearTimeout(timer));
+    whenClosed(() => clearTimeout(timer));
   }
 
   /**
@@ -180,17 +209,23 @@ export class SubscriptionServer {
    * queries and mutations are checked by Apollo itself when they run.
    */
   private prepare(ctx: WsContext<Record<string, unknown> | undefined, SocketExtra>, payload: SubscribePayload): ExecutionArgs | readonly GraphQLError[] {
-    const { limits, websocket } = this.options;
-    const context = this.contexts.get(ctx)!;
+    const { websocket } = this.options;
     if (Object.keys(ctx.subscriptions).length > websocket.maxSubscriptionsPerSocket) {
       return [new AppError(ErrorCode.TOO_MANY_SUBSCRIPTIONS, `A socket carries at most ${websocket.maxSubscriptionsPerSocket} operations at once; complete one first.`, { limit: websocket.maxSubscriptionsPerSocket })];
     }
+    return this.prepareOperation(this.contexts.get(ctx)!, payload);
+  }
+
+  /** The operation's execution arguments, or why it is refused; the same checks for every transport. */
+  prepareOperation(context: GatewayContext, payload: SubscribePayload): ExecutionArgs | readonly GraphQLError[] {
+    const { limits } = this.options;
     if (this.options.trustedDocuments && !this.options.trustedDocuments.bodies.has(payload.query)) return [notInList()];
     const schema = this.options.schema();
     if (!schema) return [new AppError(ErrorCode.SERVICE_UNAVAILABLE, 'The gateway is starting; try again in a moment.')];
+    const cached = this.documents.get(payload.query);
     let document: DocumentNode;
     try {
-      document = screenDocument(payload.query, limits);
+      document = cached ?? screenDocument(payload.query, limits);
     } catch (error) {
       if (error instanceof GraphQLError) return [error];
       throw error;
@@ -201,8 +236,12 @@ export class SubscriptionServer {
       this.sources.set(document, payload.query);
       return args;
     }
-    const errors = validate(schema, document, [...specifiedRules, ...limitRules(limits)]);
-    if (errors.length > 0) return errors.map((error) => (error instanceof AppError ? error : withCode(error, 'GRAPHQL_VALIDATION_FAILED')));
+    if (this.validated.get(document) !== schema) {
+      const errors = validate(schema, document, [...specifiedRules, ...limitRules(limits)]);
+      if (errors.length > 0) return errors.map((error) => (error instanceof AppError ? error : withCode(error, 'GRAPHQL_VALIDATION_FAILED')));
+      this.validated.set(document, schema);
+      this.documents.set(payload.query, document);
+    }
     try {
       checkCost(schema, document, payload.variables ?? undefined, payload.operationName, limits);
     } catch (error) {
@@ -212,7 +251,13 @@ export class SubscriptionServer {
     return args;
   }
 
-  private async subscribe(args: ExecutionArgs): Promise<AsyncIterableIterator<ExecutionResult> | ExecutionResult> {
+  /** A query or mutation sent where subscriptions are: it runs through Apollo like an HTTP one. */
+  execute(args: ExecutionArgs): Promise<ExecutionResult> {
+    return this.executeThroughGateway(args, this.sources.get(args.document) ?? print(args.document), false);
+  }
+
+  /** A subscription prepared by `prepareOperation`: its results, from the group of subscribers it joins. */
+  async subscribe(args: ExecutionArgs): Promise<AsyncIterableIterator<ExecutionResult> | ExecutionResult> {
     const operation = getOperationAST(args.document, args.operationName);
     const root = operation?.selectionSet.selections[0];
     if (!operation || root?.kind !== Kind.FIELD || operation.selectionSet.selections.length !== 1) {
@@ -230,21 +275,37 @@ export class SubscriptionServer {
 
     const query = print(rewriteAsEventQuery(args.document, operation, root, route.eventField));
     const alias = root.alias?.value ?? root.name.value;
-    const events = new BoundedEventQueue<Record<string, unknown>>(this.options.websocket.maxQueuedEvents, () => {
-      this.options.logger.warn({ channel: route.channel }, 'a subscriber fell behind; closing its socket');
-      this.sockets.get(context)?.close(WS_CLOSE.TOO_SLOW, 'Too many undelivered events: reconnect');
-    });
-    const subscription = await this.pubsub.subscribe(route.channel, (event: Record<string, unknown>) => {
-      if (route.accepts(rootArgs, event, context.identity)) events.push(event);
-    });
-    events.onEnd(() => this.pubsub.unsubscribe(subscription));
-    return mapAsyncIterator(events, async (event) => {
-      const variables = { ...(args.variableValues ?? {}), [EVENT_VARIABLE]: JSON.stringify(event) };
-      const result = await this.executeThroughGateway({ ...args, variableValues: variables }, query, true);
-      // The owning subgraph found nothing this subscriber may see: send nothing rather than a null.
-      if (!result.errors && (result.data as Record<string, unknown> | null | undefined)?.[alias] == null) return undefined;
-      return result;
-    });
+    // Everything the group's result depends on: the operation, its arguments and whose view it is.
+    const audience = route.audience === 'public' ? 'public' : context.identity.kind === 'user' ? `user:${context.identity.userId}:${context.identity.role}` : context.identity.kind;
+    const groupKey = canonicalJson([root.name.value, audience, query, rootArgs, args.variableValues ?? {}]);
+    const groupContext = route.audience === 'public' ? await (this.publicContext ??= this.options.identity.contextForHeader(undefined, undefined)) : context;
+    const results = new BoundedEventQueue<Delivery>(
+      this.options.websocket.maxQueuedEvents,
+      () => {
+        this.options.logger.warn({ channel: route.channel }, 'a subscriber fell behind; closing its connection');
+        this.closeSlow.get(context)?.();
+      },
+      // A newer stock level of the same product replaces one not sent yet (and goes last: never out of order).
+      (queued, next) => next.key !== undefined && queued.key === next.key,
+    );
+    const leave = await this.groups.join(
+      groupKey,
+      () => ({
+        route,
+        rootArgs,
+        context: groupContext,
+        execute: async (event, executionContext) => {
+          const variables = { ...(args.variableValues ?? {}), [EVENT_VARIABLE]: JSON.stringify(event) };
+          const result = await this.executeThroughGateway({ ...args, contextValue: executionContext, variableValues: variables }, query, true);
+          // The owning subgraph found nothing this group may see: send nothing rather than a null.
+          if (!result.errors && (result.data as Record<string, unknown> | null | undefined)?.[alias] == null) return undefined;
+          return result;
+        },
+      }),
+      { deliver: (delivery) => results.push(delivery), fallBehind: () => results.overflow() },
+    );
+    results.onEnd(leave);
+    return mapAsyncIterator(results, async (delivery) => delivery.result);
   }
 
   /** `internal`: the gateway's own rewritten event query, which may select internal fields; client operations may not. */
@@ -269,7 +330,8 @@ function toGraphQLError(error: GraphQLFormattedError): GraphQLError {
 
 /**
  * Events waiting for one subscriber. Bounded: a subscriber that lets more than `max` pile up
- * is cut off (`onOverflow`) instead of growing the gateway's memory.
+ * is cut off (`onOverflow`) instead of growing the gateway's memory. With `supersedes`, an item
+ * replaces a waiting one it supersedes and goes to the end, so the rest keep their order.
  */
 export class BoundedEventQueue<T> implements AsyncIterator<T> {
   private readonly items: T[] = [];
@@ -280,6 +342,7 @@ export class BoundedEventQueue<T> implements AsyncIterator<T> {
   constructor(
     private readonly max: number,
     private readonly onOverflow: () => void,
+    private readonly supersedes?: (queued: T, item: T) => boolean,
   ) {}
 
   push(item: T): void {
@@ -290,12 +353,19 @@ export class BoundedEventQueue<T> implements AsyncIterator<T> {
       wake({ done: false, value: item });
       return;
     }
-    if (this.items.length >= this.max) {
-      this.end();
-      this.onOverflow();
-      return;
+    if (this.supersedes) {
+      const superseded = this.items.findIndex((queued) => this.supersedes!(queued, item));
+      if (superseded >= 0) this.items.splice(superseded, 1);
     }
+    if (this.items.length >= this.max) return this.overflow();
     this.items.push(item);
+  }
+
+  /** Ends the queue and tells its owner, as when it runs over. */
+  overflow(): void {
+    if (this.ended) return;
+    this.end();
+    this.onOverflow();
   }
 
   onEnd(listener: () => void): void {

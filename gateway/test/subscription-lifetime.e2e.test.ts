@@ -1,28 +1,14 @@
 import { randomUUID } from 'node:crypto';
-import { SignJWT, decodeJwt } from 'jose';
+import { decodeJwt } from 'jose';
 import { gql } from '../../generated/graphql/gateway';
-import { useStack, TEST_JWT_SECRET } from '../../test/support/stack';
-import { login, randomPhone, type Session } from '../../test/support/login';
+import { useStack } from '../../test/support/stack';
+import { login, randomPhone, shortLivedAccessToken, type Session } from '../../test/support/login';
 import { ADJUST_STOCK, createStockedProduct } from '../../test/support/operations';
 import { rawSocket, stockProbe, subscribe, untilLive, wsClient } from '../../test/support/subscriptions';
 
 const WATCH = gql(`
   subscription WatchStockWithProduct($ids: [ID!]) { stockUpdated(productIds: $ids) { productId onHand product { name price { amount } } } }
 `);
-
-/** An access token for `userId` that expires in `seconds`, signed like the auth service signs them. */
-function shortLivedAccessToken(userId: string, seconds: number): Promise<string> {
-  const now = Math.floor(Date.now() / 1000);
-  return new SignJWT({ typ: 'access', role: 'USER' })
-    .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
-    .setSubject(userId)
-    .setIssuer('shop-auth')
-    .setAudience('shop')
-    .setJti(randomUUID())
-    .setIssuedAt(now)
-    .setExpirationTime(now + seconds)
-    .sign(new TextEncoder().encode(TEST_JWT_SECRET));
-}
 
 describe('subscriptions last exactly as long as they should', () => {
   const adminPhone = randomPhone();

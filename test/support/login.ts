@@ -1,7 +1,9 @@
+import { randomUUID } from 'node:crypto';
+import { SignJWT } from 'jose';
 import { parsePhoneNumberFromString } from 'libphonenumber-js/max';
 import { gql } from '../../generated/graphql/gateway';
 import type { FakeTelegram, FakeUser } from './fake-telegram';
-import type { Stack } from './stack';
+import { TEST_JWT_SECRET, type Stack } from './stack';
 
 let nextTelegramId = 100_000 + Math.floor(Math.random() * 1_000_000);
 
@@ -60,4 +62,18 @@ export async function login(stack: Stack, telegram: FakeTelegram, phone = random
   if (response.errors) throw new Error(`verifyOtp failed: ${JSON.stringify(response.errors)}`);
   const payload = response.data!.verifyOtp;
   return { accessToken: payload.accessToken, refreshToken: payload.refreshToken, userId: payload.user.id, phone, person };
+}
+
+/** An access token for `userId` that expires in `seconds`, signed like the auth service signs them. */
+export function shortLivedAccessToken(userId: string, seconds: number): Promise<string> {
+  const now = Math.floor(Date.now() / 1000);
+  return new SignJWT({ typ: 'access', role: 'USER' })
+    .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
+    .setSubject(userId)
+    .setIssuer('shop-auth')
+    .setAudience('shop')
+    .setJti(randomUUID())
+    .setIssuedAt(now)
+    .setExpirationTime(now + seconds)
+    .sign(new TextEncoder().encode(TEST_JWT_SECRET));
 }

@@ -1,6 +1,7 @@
 import WebSocket from 'ws';
 import Redis from 'ioredis';
 import { createClient, type Client, type FormattedExecutionResult } from 'graphql-ws';
+import { createClient as createSseClient, type Client as SseClient } from 'graphql-sse';
 import { liveChannel } from '../../kernel/src/events/envelope';
 import { operationText, type Operation } from './graphql';
 
@@ -13,6 +14,11 @@ export function wsClient(httpUrl: string, accessToken?: string): Client {
     retryAttempts: 0,
     lazy: true,
   });
+}
+
+/** A graphql-sse client (GraphQL over server-sent events, one request per operation) against the gateway's /graphql. */
+export function sseClient(httpUrl: string, accessToken?: string): SseClient {
+  return createSseClient({ url: httpUrl, headers: accessToken ? { authorization: `Bearer ${accessToken}` } : {}, retryAttempts: 0 });
 }
 
 /** One subscription whose results are collected; `next()` waits for the next one. */
@@ -28,7 +34,7 @@ export interface Subscription<T> {
 }
 
 /** `query` as for `graphql()`: a `gql(...)` document (its results typed) or a plain string. */
-export function subscribe<T = Record<string, any>, V extends Record<string, unknown> = Record<string, unknown>>(client: Client, query: Operation<T, V>, variables?: V): Subscription<T> {
+export function subscribe<T = Record<string, any>, V extends Record<string, unknown> = Record<string, unknown>>(client: Client | SseClient, query: Operation<T, V>, variables?: V): Subscription<T> {
   const results: FormattedExecutionResult<T, unknown>[] = [];
   const probes: FormattedExecutionResult<T, unknown>[] = [];
   // Stock probes are told apart by their values, whoever sent them.
@@ -37,7 +43,8 @@ export function subscribe<T = Record<string, any>, V extends Record<string, unkn
   let consumed = 0;
   let rejectError: (e: unknown) => void = () => undefined;
   const error = new Promise<unknown>((resolve) => (rejectError = resolve));
-  const unsubscribe = client.subscribe<T>(
+  // Both clients take the same payload and sink.
+  const unsubscribe = (client as Client).subscribe<T>(
     { query: operationText(query), variables: variables ?? {} },
     {
       next: (result) => {
@@ -86,6 +93,14 @@ export function stockProbe(productId: string): Probe {
   return {
     channel: 'stockUpdated',
     event: { productId, onHand: PROBE_STOCK, reserved: 0, available: PROBE_STOCK, lowStockThreshold: 0, version: 0, at: new Date(0).toISOString() },
+  };
+}
+
+/** A stock change of `productId` to `level` (on hand and available), as the inventory's outbox relay publishes it. */
+export function stockChange(productId: string, level: number): Probe {
+  return {
+    channel: 'stockUpdated',
+    event: { productId, onHand: level, reserved: 0, available: level, lowStockThreshold: 0, version: level, at: new Date().toISOString() },
   };
 }
 
