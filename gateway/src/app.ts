@@ -15,6 +15,7 @@ import { JwtService } from '../../kernel/src/jwt';
 import { createRedis, redisReachable } from '../../kernel/src/redis';
 import { graphqlBodyErrors, graphqlBodyParser, healthRoutes } from '../../kernel/src/http';
 import { trustedProxies } from '../../kernel/src/client-address';
+import { Metrics, metricsEndpointOf, serveMetrics } from '../../kernel/src/metrics';
 import type { RunningServer } from '../../kernel/src/server';
 import type { GatewayConfig } from './config';
 import { GatewayIdentity, type GatewayContext } from './identity';
@@ -50,6 +51,7 @@ export async function startGateway(config: GatewayConfig, logger: Logger = creat
   const jwt = await JwtService.create(config);
   const identity = new GatewayIdentity(jwt, trustedProxies(config.TRUSTED_PROXIES));
   const redis = createRedis(config.REDIS_URL, logger);
+  const metrics = new Metrics({ endpoint: metricsEndpointOf(config) });
   const subgraphs = new Map<string, string>();
 
   const supergraphSdl = fs.readFileSync(config.SUPERGRAPH_FILE, 'utf8');
@@ -59,7 +61,7 @@ export async function startGateway(config: GatewayConfig, logger: Logger = creat
     buildService: ({ name, url }) => {
       const target = config.subgraphUrls[name] ?? url!;
       subgraphs.set(name, target);
-      return new SubgraphDataSource(name, target, config.SUBGRAPH_TIMEOUT_MS, config.SUBGRAPH_DEDUPE_QUERIES === 'true');
+      return new SubgraphDataSource(name, target, config.SUBGRAPH_TIMEOUT_MS, config.SUBGRAPH_DEDUPE_QUERIES === 'true', metrics);
     },
     logger,
   });
@@ -74,13 +76,13 @@ export async function startGateway(config: GatewayConfig, logger: Logger = creat
   app.disable('x-powered-by');
   const httpServer = http.createServer(app);
   const production = config.NODE_ENV === 'production';
-  const errors = gatewayFormatError(logger, config.limits);
+  const errors = gatewayFormatError(logger, config.limits, metrics);
   const mutations = new MutationLimiter(redis, config.REDIS_KEY_PREFIX, {
     perUserPerMinute: config.MUTATION_RATE_PER_USER_PER_MINUTE,
     perAddressPerMinute: config.MUTATION_RATE_PER_ADDRESS_PER_MINUTE,
   });
   const responseCache = config.responseCache
-    ? new ResponseCache(redis, config.REDIS_KEY_PREFIX, createHash('sha256').update(supergraphSdl).digest('hex').slice(0, 16), logger)
+    ? new ResponseCache(redis, config.REDIS_KEY_PREFIX, createHash('sha256').update(supergraphSdl).digest('hex').slice(0, 16), logger, metrics)
     : undefined;
   await responseCache?.start();
   const apollo = new ApolloServer<GatewayContext>({
@@ -101,6 +103,7 @@ export async function startGateway(config: GatewayConfig, logger: Logger = creat
     validationRules: limitRules(config.limits),
     plugins: [
       ApolloServerPluginDrainHttpServer({ httpServer }),
+      metrics.graphqlPlugin(),
       internalFieldGuard(new Set(Object.values(routes).map((route) => route.eventField))),
       costLimit(config.limits),
       mutations.plugin(),
@@ -118,6 +121,7 @@ export async function startGateway(config: GatewayConfig, logger: Logger = creat
     routes,
     redis,
     logger,
+    metrics,
     limits: config.limits,
     formatError: errors,
     trustedDocuments,
@@ -133,6 +137,7 @@ export async function startGateway(config: GatewayConfig, logger: Logger = creat
   const subgraphChecks = () =>
     Object.fromEntries([...subgraphs].map(([name, url]) => [`subgraph:${name}`, () => subgraphReady(url)]));
   healthRoutes(app, { redis: () => redisReachable(redis), ...subgraphChecks() });
+  const metricsServer = await serveMetrics(metrics, app, config.GATEWAY_HOST, () => (httpServer.address() as AddressInfo).port);
   app.use(
     '/graphql',
     cors(),
@@ -147,6 +152,9 @@ export async function startGateway(config: GatewayConfig, logger: Logger = creat
   await new Promise<void>((resolve, reject) => {
     httpServer.once('error', reject);
     httpServer.listen(config.GATEWAY_PORT, config.GATEWAY_HOST, resolve);
+  }).catch(async (error: unknown) => {
+    await metricsServer.stop();
+    throw error;
   });
   const { port } = httpServer.address() as AddressInfo;
   const url = `http://${config.GATEWAY_HOST}:${port}/graphql`;
@@ -155,10 +163,12 @@ export async function startGateway(config: GatewayConfig, logger: Logger = creat
     url,
     port,
     httpServer,
+    metricsUrl: metricsServer.url,
     logger,
     stop: async () => {
       await subscriptions.stop();
       await apollo.stop();
+      await metricsServer.stop();
       responseCache?.stop();
       redis.disconnect();
     },

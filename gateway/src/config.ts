@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { z } from 'zod';
-import { env, loadConfig } from '../../kernel/src/config';
+import { env, loadConfig, metricsConfigShape } from '../../kernel/src/config';
 import { jwtConfigShape } from '../../kernel/src/jwt';
 import { MAX_BODY_BYTES } from '../../kernel/src/http';
 import type { OperationLimits } from './operation-limits';
@@ -15,6 +15,7 @@ export const gatewayConfigShape = {
   REDIS_URL: z.string().regex(/^rediss?:\/\//, { message: 'must be a redis:// URL' }).default('redis://127.0.0.1:6379'),
   REDIS_KEY_PREFIX: z.string().default('shop:'),
   ...jwtConfigShape,
+  ...metricsConfigShape,
   GATEWAY_PORT: env.port(4000),
   GATEWAY_HOST: z.string().default('127.0.0.1'),
   SUPERGRAPH_FILE: z.string().default(path.resolve(__dirname, '../../supergraph.graphql')),

@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { HeaderMap, type ApolloServerPlugin, type GraphQLResponse } from '@apollo/server';
 import { Kind, OperationTypeNode, type OperationDefinitionNode } from 'graphql';
 import type { Logger } from '../../kernel/src/logger';
+import type { Metrics } from '../../kernel/src/metrics';
 import type { Redis } from '../../kernel/src/redis';
 import { liveChannel, type ProductChanged, type StockChanged } from '../../kernel/src/events/envelope';
 import type { GatewayContext } from './identity';
@@ -45,6 +46,7 @@ export class ResponseCache {
   private readonly prefix: string;
   private readonly channels: string[];
   private subscriber?: Redis;
+  private readonly lookups?: { inc(labels: { result: 'hit' | 'miss' | 'error' }): void };
 
   constructor(
     private readonly redis: Redis,
@@ -52,7 +54,9 @@ export class ResponseCache {
     /** Changes with the supergraph: replicas on another schema never share entries. */
     private readonly schemaVersion: string,
     private readonly logger: Logger,
+    metrics?: Metrics,
   ) {
+    this.lookups = metrics?.counter('shop_gateway_response_cache_lookups_total', 'Queries looked up in the response cache: hit, miss (absent or stale), error (Redis failed)', ['result']);
     this.prefix = `${keyPrefix}response-cache:`;
     this.channels = [liveChannel(keyPrefix, 'stockUpdated'), liveChannel(keyPrefix, 'productChanged')];
   }
@@ -105,10 +109,13 @@ export class ResponseCache {
             try {
               const [raw, seq] = await this.redis.mget(key, this.key('seq'));
               startSeq = Number(seq ?? 0);
-              if (!raw) return null;
-              const entry = JSON.parse(raw) as CachedResponse;
-              if (!(await this.fresh(entry))) return null;
+              const entry = raw ? (JSON.parse(raw) as CachedResponse) : undefined;
+              if (!entry || !(await this.fresh(entry))) {
+                this.lookups?.inc({ result: 'miss' });
+                return null;
+              }
               hit = true;
+              this.lookups?.inc({ result: 'hit' });
               const age = Math.max(0, Math.floor((Date.now() - entry.storedAt) / 1000));
               overallCachePolicy.replace({ maxAge: Math.max(0, entry.maxAge - age), scope: 'PUBLIC' });
               const http = { status: undefined, headers: new HeaderMap([['age', String(age)]]) };
@@ -116,6 +123,7 @@ export class ResponseCache {
             } catch (error) {
               // Redis trouble costs the cache, not the request.
               this.logger.warn({ err: error instanceof Error ? error.message : error }, 'response cache read failed');
+              this.lookups?.inc({ result: 'error' });
               key = undefined;
               return null;
             }

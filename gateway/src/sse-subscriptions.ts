@@ -56,7 +56,7 @@ export function sseSubscriptions(options: { subscriptions: SubscriptionServer; i
       return refuse(res, 429, new AppError(ErrorCode.RATE_LIMITED, 'Too many open subscriptions from your network; close one first.'));
     }
     const whenClosed = (listener: () => void) => res.once('close', listener);
-    subscriptions.countConnection(req, whenClosed);
+    subscriptions.countConnection(req, whenClosed, 'sse');
     // A stream that fell behind is cut (the client reconnects and catches up); an expired token ends it.
     subscriptions.connectionOpened(context, () => res.destroy(), () => res.end(), whenClosed);
     contexts.set(req, context as StreamContext);

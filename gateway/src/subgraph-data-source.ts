@@ -1,7 +1,8 @@
 import { RemoteGraphQLDataSource, type GraphQLDataSourceProcessOptions } from '@apollo/gateway';
 import { AppError, ErrorCode } from '../../kernel/src/errors';
+import type { Metrics } from '../../kernel/src/metrics';
 import type { GatewayContext } from './identity';
-import { subgraphFetcher } from './subgraph-fetcher';
+import { subgraphFetcher, type FetchOutcome } from './subgraph-fetcher';
 
 /**
  * Calls one subgraph for the gateway: forwards the caller's identity as a signed internal token
@@ -14,9 +15,10 @@ export class SubgraphDataSource extends RemoteGraphQLDataSource<GatewayContext> 
     url: string,
     private readonly timeoutMs: number,
     dedupeQueries = true,
+    metrics?: Metrics,
   ) {
     // Bounded in time: a hung subgraph costs one request its part, never the gateway.
-    super({ url, fetcher: subgraphFetcher(url, { timeoutMs, dedupeQueries }).fetcher });
+    super({ url, fetcher: subgraphFetcher(url, { timeoutMs, dedupeQueries, onFetch: metrics && fetchMetrics(metrics, name) }).fetcher });
   }
 
   override async willSendRequest({ request, context }: GraphQLDataSourceProcessOptions<GatewayContext>): Promise<void> {
@@ -39,4 +41,15 @@ export class SubgraphDataSource extends RemoteGraphQLDataSource<GatewayContext> 
     }
     throw error;
   }
+}
+
+/** Each request to a subgraph (one per group of deduplicated fetches): its latency, and the failed ones by why. */
+function fetchMetrics(metrics: Metrics, subgraph: string): (outcome: FetchOutcome) => void {
+  const duration = metrics.histogram('shop_gateway_subgraph_fetch_duration_seconds', 'Requests from the gateway to a subgraph, until the whole answer is read', ['subgraph']);
+  const errors = metrics.counter('shop_gateway_subgraph_fetch_errors_total', 'Requests to a subgraph that failed: timeout, unreachable, or http_<status> for a non-2xx answer', ['subgraph', 'reason']);
+  return ({ seconds, status, error }) => {
+    duration.observe({ subgraph }, seconds);
+    if (error) errors.inc({ subgraph, reason: error });
+    else if (status !== undefined && (status < 200 || status >= 300)) errors.inc({ subgraph, reason: `http_${status}` });
+  };
 }

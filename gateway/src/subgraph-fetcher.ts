@@ -41,6 +41,13 @@ class SubgraphResponse {
 /** Only the gateway's query fetches are shared (its bodies start with the document); a mutation always goes out on its own. */
 const isQuery = (body: string) => body.startsWith('{"query":"query') || body.startsWith('{"query":"{');
 
+/** One request that went out to the subgraph: how long it took, and its status or why it failed. */
+export interface FetchOutcome {
+  seconds: number;
+  status?: number;
+  error?: 'timeout' | 'unreachable';
+}
+
 /**
  * The gateway's fetcher for one subgraph: undici's `request` on a keep-alive pool (fetch's WHATWG
  * machinery was a third of the gateway's CPU), bounded by `timeoutMs`, failing the way fetch does
@@ -50,7 +57,10 @@ const isQuery = (body: string) => body.startsWith('{"query":"query') || body.sta
  * internal token and caller; same document and variables) share one request, as Hive Gateway and
  * Apollo Router's query deduplication do: nothing is kept once the answer is in, so it is not a cache.
  */
-export function subgraphFetcher(url: string, { timeoutMs, dedupeQueries }: { timeoutMs: number; dedupeQueries: boolean }): { fetcher: Fetcher; close(): Promise<void> } {
+export function subgraphFetcher(
+  url: string,
+  { timeoutMs, dedupeQueries, onFetch }: { timeoutMs: number; dedupeQueries: boolean; onFetch?: (outcome: FetchOutcome) => void },
+): { fetcher: Fetcher; close(): Promise<void> } {
   const target = new URL(url);
   const pool = new Pool(target.origin);
   const path = `${target.pathname}${target.search}`;
@@ -58,6 +68,8 @@ export function subgraphFetcher(url: string, { timeoutMs, dedupeQueries }: { tim
 
   const send = async (init: FetcherInit): Promise<Answer> => {
     const signal = AbortSignal.timeout(timeoutMs);
+    const started = process.hrtime.bigint();
+    const seconds = () => Number(process.hrtime.bigint() - started) / 1e9;
     try {
       const response = await pool.request({
         path,
@@ -70,8 +82,11 @@ export function subgraphFetcher(url: string, { timeoutMs, dedupeQueries }: { tim
       for (const [name, value] of Object.entries(response.headers)) {
         if (value !== undefined) headers.set(name, Array.isArray(value) ? value.join(', ') : value);
       }
-      return { status: response.statusCode, headers, body: await response.body.text() };
+      const answer = { status: response.statusCode, headers, body: await response.body.text() };
+      onFetch?.({ seconds: seconds(), status: answer.status });
+      return answer;
     } catch (error) {
+      onFetch?.({ seconds: seconds(), error: signal.aborted ? 'timeout' : 'unreachable' });
       if (signal.aborted) throw signal.reason;
       throw new TypeError('fetch failed', { cause: error });
     }

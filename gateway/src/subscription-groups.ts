@@ -1,11 +1,29 @@
 import type { ExecutionResult } from 'graphql';
 import type { RedisPubSub } from 'graphql-redis-subscriptions';
 import type { Logger } from '../../kernel/src/logger';
+import type { Metrics } from '../../kernel/src/metrics';
 import type { GatewayContext } from './identity';
 import type { SubscriptionRoute } from './subscription-routes';
 
 /** Subscribers handed a result per macrotask: a burst to 10,000 sockets leaves the event loop free between chunks. */
 const FAN_OUT_CHUNK = 500;
+
+/** How subscription events fare: handed to subscribers, or dropped (where, in `reason`). */
+export interface DeliveryCounters {
+  delivered: { inc(count: number): void };
+  dropped: { inc(labels: { reason: 'group_behind' | 'subscriber_behind' | 'superseded' }, count: number): void };
+}
+
+export function deliveryCounters(metrics: Metrics): DeliveryCounters {
+  return {
+    delivered: metrics.counter('shop_gateway_subscription_events_delivered_total', 'Subscription results handed to subscribers (one per subscriber and event)'),
+    dropped: metrics.counter(
+      'shop_gateway_subscription_events_dropped_total',
+      'Subscription results never sent: group_behind / subscriber_behind (too many waiting: the subscriber is cut off), superseded (a newer stock level replaced it)',
+      ['reason'],
+    ),
+  };
+}
 
 /** What a group runs for each event, fixed when its first subscriber joins. */
 export interface GroupExecution {
@@ -54,6 +72,7 @@ class SubscriptionGroup {
     pubsub: RedisPubSub,
     private readonly maxQueuedEvents: number,
     private readonly logger: Logger,
+    private readonly counters: DeliveryCounters,
   ) {
     this.subscribed = pubsub.subscribe(execution.route.channel, (event: Record<string, unknown>) => this.onEvent(event));
   }
@@ -68,6 +87,7 @@ class SubscriptionGroup {
     // Events wait here while the previous one is executed; as many as one subscriber could hold before.
     if (this.pending.length >= this.maxQueuedEvents) {
       this.logger.warn({ channel: route.channel, subscribers: this.members.size }, 'subscribers fell behind their events; closing their sockets');
+      this.counters.dropped.inc({ reason: 'group_behind' }, (this.pending.length + 1) * this.members.size);
       this.pending.length = 0;
       for (const { member } of [...this.members.values()]) member.fallBehind();
       return;
@@ -100,9 +120,14 @@ class SubscriptionGroup {
     const members = [...this.members.values()];
     for (let start = 0; start < members.length; start += FAN_OUT_CHUNK) {
       if (start > 0) await new Promise<void>((resolve) => setImmediate(resolve));
+      let delivered = 0;
       for (const { member, since } of members.slice(start, start + FAN_OUT_CHUNK)) {
-        if (since < seq && this.members.has(member)) member.deliver(delivery);
+        if (since < seq && this.members.has(member)) {
+          member.deliver(delivery);
+          delivered++;
+        }
       }
+      if (delivered > 0) this.counters.delivered.inc(delivered);
     }
   }
 }
@@ -115,6 +140,7 @@ export class SubscriptionGroups {
     private readonly pubsub: RedisPubSub,
     private readonly maxQueuedEvents: number,
     private readonly logger: Logger,
+    private readonly counters: DeliveryCounters,
   ) {}
 
   /**
@@ -124,7 +150,7 @@ export class SubscriptionGroups {
   async join(key: string, execution: () => GroupExecution, member: GroupMember): Promise<() => void> {
     let group = this.groups.get(key);
     if (!group) {
-      group = new SubscriptionGroup(key, execution(), this.pubsub, this.maxQueuedEvents, this.logger);
+      group = new SubscriptionGroup(key, execution(), this.pubsub, this.maxQueuedEvents, this.logger, this.counters);
       this.groups.set(key, group);
     }
     group.join(member);

@@ -26,13 +26,16 @@ import { RedisPubSub } from 'graphql-redis-subscriptions';
 import type { ApolloServer } from '@apollo/server';
 import type { Redis } from '../../kernel/src/redis';
 import type { Logger } from '../../kernel/src/logger';
+import type { Metrics } from '../../kernel/src/metrics';
+import type { Gauge } from 'prom-client';
 import { AppError, ErrorCode } from '../../kernel/src/errors';
 import { addressBucket } from '../../kernel/src/client-address';
 import type { GatewayContext, GatewayIdentity } from './identity';
 import { notInList, type TrustedDocuments } from './trusted-documents';
 import type { SubscriptionRoute } from './subscription-routes';
 import { checkCost, limitRules, screenDocument, type OperationLimits } from './operation-limits';
-import { SubscriptionGroups, canonicalJson, type Delivery } from './subscription-groups';
+import { SubscriptionGroups, canonicalJson, deliveryCounters, type Delivery, type DeliveryCounters } from './subscription-groups';
+import { refusalCounter } from './error-format';
 
 const EVENT_VARIABLE = '__event';
 
@@ -79,6 +82,9 @@ export class SubscriptionServer {
   private publicContext?: Promise<GatewayContext>;
   private dispose?: () => Promise<void>;
   private wsServer?: WebSocketServer;
+  private readonly counters: DeliveryCounters;
+  private readonly connections: Gauge<'transport'>;
+  private readonly active: Gauge;
 
   constructor(
     private readonly options: {
@@ -89,6 +95,7 @@ export class SubscriptionServer {
       routes: Record<string, SubscriptionRoute>;
       redis: Redis;
       logger: Logger;
+      metrics: Metrics;
       limits: OperationLimits;
       websocket: WebsocketLimits;
       formatError: (formatted: GraphQLFormattedError, error: unknown) => GraphQLFormattedError;
@@ -97,7 +104,12 @@ export class SubscriptionServer {
     },
   ) {
     this.pubsub = new RedisPubSub({ publisher: options.redis.duplicate(), subscriber: options.redis.duplicate() });
-    this.groups = new SubscriptionGroups(this.pubsub, options.websocket.maxQueuedEvents, options.logger);
+    const { metrics } = options;
+    this.counters = deliveryCounters(metrics);
+    this.groups = new SubscriptionGroups(this.pubsub, options.websocket.maxQueuedEvents, options.logger, this.counters);
+    this.connections = metrics.gauge('shop_gateway_subscription_connections', 'Open subscription connections, by transport (websocket, sse)', ['transport']);
+    this.active = metrics.gauge('shop_gateway_subscriptions_active', 'Subscriptions running now, over either transport');
+    metrics.collected('shop_gateway_subscription_groups', 'Groups of subscribers sharing one execution per event', [], (set) => set({}, this.groups.size));
   }
 
   start(): void {
@@ -109,13 +121,14 @@ export class SubscriptionServer {
       maxPayload: websocket.maxMessageBytes,
       verifyClient: ({ req }, done) => {
         if (!this.hasRoomFor(req)) {
+          refusalCounter(this.options.metrics).inc({ limit: ErrorCode.RATE_LIMITED });
           done(false, 429, 'Too many open websockets from your network');
           return;
         }
         done(true);
       },
     });
-    this.wsServer.on('connection', (socket: WebSocket, req: http.IncomingMessage) => this.countConnection(req, (listener) => socket.once('close', listener)));
+    this.wsServer.on('connection', (socket: WebSocket, req: http.IncomingMessage) => this.countConnection(req, (listener) => socket.once('close', listener), 'websocket'));
     const cleanup = useServer<Record<string, unknown> | undefined, SocketExtra>(
       {
         // A bad token closes the socket with 4403; no token is an anonymous subscriber.
@@ -172,10 +185,12 @@ export class SubscriptionServer {
   }
 
   /** Counts an open connection from `req`'s address until `whenClosed` calls back. */
-  countConnection(req: http.IncomingMessage, whenClosed: (listener: () => void) => void): void {
+  countConnection(req: http.IncomingMessage, whenClosed: (listener: () => void) => void, transport: 'websocket' | 'sse'): void {
     const bucket = addressBucket(this.options.identity.addressOf(req));
     this.connectionsPerAddress.set(bucket, (this.connectionsPerAddress.get(bucket) ?? 0) + 1);
+    this.connections.inc({ transport });
     whenClosed(() => {
+      this.connections.dec({ transport });
       const left = (this.connectionsPerAddress.get(bucket) ?? 1) - 1;
       if (left > 0) this.connectionsPerAddress.set(bucket, left);
       else this.connectionsPerAddress.delete(bucket);
@@ -287,6 +302,7 @@ export class SubscriptionServer {
       },
       // A newer stock level of the same product replaces one not sent yet (and goes last: never out of order).
       (queued, next) => next.key !== undefined && queued.key === next.key,
+      (count, reason) => this.counters.dropped.inc({ reason }, count),
     );
     const leave = await this.groups.join(
       groupKey,
@@ -304,7 +320,11 @@ export class SubscriptionServer {
       }),
       { deliver: (delivery) => results.push(delivery), fallBehind: () => results.overflow() },
     );
-    results.onEnd(leave);
+    this.active.inc();
+    results.onEnd(() => {
+      leave();
+      this.active.dec();
+    });
     return mapAsyncIterator(results, async (delivery) => delivery.result);
   }
 
@@ -343,6 +363,8 @@ export class BoundedEventQueue<T> implements AsyncIterator<T> {
     private readonly max: number,
     private readonly onOverflow: () => void,
     private readonly supersedes?: (queued: T, item: T) => boolean,
+    /** Told of items that will never be read: superseded ones, and those waiting when it runs over. */
+    private readonly onDrop?: (count: number, reason: 'subscriber_behind' | 'superseded') => void,
   ) {}
 
   push(item: T): void {
@@ -355,15 +377,22 @@ export class BoundedEventQueue<T> implements AsyncIterator<T> {
     }
     if (this.supersedes) {
       const superseded = this.items.findIndex((queued) => this.supersedes!(queued, item));
-      if (superseded >= 0) this.items.splice(superseded, 1);
+      if (superseded >= 0) {
+        this.items.splice(superseded, 1);
+        this.onDrop?.(1, 'superseded');
+      }
     }
-    if (this.items.length >= this.max) return this.overflow();
+    if (this.items.length >= this.max) {
+      this.onDrop?.(1, 'subscriber_behind');
+      return this.overflow();
+    }
     this.items.push(item);
   }
 
   /** Ends the queue and tells its owner, as when it runs over. */
   overflow(): void {
     if (this.ended) return;
+    if (this.items.length > 0) this.onDrop?.(this.items.length, 'subscriber_behind');
     this.end();
     this.onOverflow();
   }

@@ -74,8 +74,17 @@ export const env = {
       .transform((v) => (v === 'none' ? undefined : v)),
 };
 
+/** GET /metrics (Prometheus), in every service and the gateway (README, "Limits and production settings"). */
+export const metricsConfigShape = {
+  /** When set, /metrics answers only `Authorization: Bearer <METRICS_TOKEN>` (401 otherwise). */
+  METRICS_TOKEN: z.string().optional(),
+  /** When set, /metrics is served on this port (same host) instead of the service's own. */
+  METRICS_PORT: z.coerce.number().int().min(0).max(65535).optional(),
+};
+
 /** Variables every service reads. */
 export const commonConfigShape = {
+  ...metricsConfigShape,
   NODE_ENV: env.nodeEnv(),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   /** Append log lines to this file instead of writing them to stdout. */

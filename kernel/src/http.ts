@@ -48,7 +48,7 @@ export function graphqlBodyErrors(logger: Logger): ErrorRequestHandler {
 }
 
 /** Our own refusal behind the error: thrown by a resolver, or reported by a validation rule (Apollo wraps those). */
-function appErrorOf(error: unknown): AppError | undefined {
+export function appErrorOf(error: unknown): AppError | undefined {
   const original = unwrapResolverError(error);
   if (isAppError(original)) return original;
   if (original instanceof GraphQLError && isAppError(original.originalError)) return original.originalError;

@@ -3,6 +3,7 @@ import { JwtService, type JwtConfig } from './jwt';
 import { createPrisma, databaseReachable, type PrismaClient } from './prisma';
 import { createRedis, redisReachable, type Redis } from './redis';
 import type { ReadinessCheck } from './http';
+import { Metrics, metricsEndpointOf } from './metrics';
 
 /** What every service opens at start: its logger, database, Redis and JWT library. */
 export interface Infrastructure {
@@ -11,6 +12,8 @@ export interface Infrastructure {
   redis: Redis;
   jwt: JwtService;
   readiness: Record<string, ReadinessCheck>;
+  /** This service's Prometheus metrics (its database pool's among them), served by startSubgraph. */
+  metrics: Metrics;
   /** SQL statements this process has sent (for tests that prove there is no N+1). */
   queryCount(): number;
   close(): Promise<void>;
@@ -18,18 +21,29 @@ export interface Infrastructure {
 
 export async function openInfrastructure(
   service: string,
-  config: JwtConfig & { DATABASE_URL: string; DATABASE_ROLE?: string; DATABASE_POOL_SIZE: number; REDIS_URL: string; LOG_LEVEL: string; LOG_FILE?: string },
+  config: JwtConfig & {
+    DATABASE_URL: string;
+    DATABASE_ROLE?: string;
+    DATABASE_POOL_SIZE: number;
+    REDIS_URL: string;
+    LOG_LEVEL: string;
+    LOG_FILE?: string;
+    METRICS_TOKEN?: string;
+    METRICS_PORT?: number;
+  },
   logger: Logger = createLogger(service, config.LOG_LEVEL, config.LOG_FILE),
 ): Promise<Infrastructure> {
   const jwt = await JwtService.create(config);
   let queries = 0;
-  const prisma = createPrisma(config.DATABASE_URL, { max: config.DATABASE_POOL_SIZE, role: config.DATABASE_ROLE, onQuery: () => queries++ });
+  const metrics = new Metrics({ endpoint: metricsEndpointOf(config) });
+  const prisma = createPrisma(config.DATABASE_URL, { max: config.DATABASE_POOL_SIZE, role: config.DATABASE_ROLE, onQuery: () => queries++, metrics });
   const redis = createRedis(config.REDIS_URL, logger);
   return {
     logger,
     prisma,
     redis,
     jwt,
+    metrics,
     readiness: { postgres: () => databaseReachable(prisma), redis: () => redisReachable(redis) },
     queryCount: () => queries,
     close: async () => {

@@ -1,5 +1,7 @@
+import pg from 'pg';
 import { PrismaPg } from '@prisma/adapter-pg';
 import { PrismaClient } from '../../generated/prisma/client';
+import type { Metrics } from './metrics';
 
 export { PrismaClient };
 export type * from '../../generated/prisma/client';
@@ -7,14 +9,31 @@ export type * from '../../generated/prisma/client';
 /**
  * The one way to open the database: Prisma 7's query compiler over node-postgres (no engine binary).
  * With `role`, every session works as that role from its first statement (a service's own, DATABASE_ROLE).
+ * With `metrics`, the pool's connections in use, idle and waited for are read on each scrape, labelled `pool`.
  */
-export function createPrisma(databaseUrl: string, options: { max?: number; role?: string; onQuery?: () => void } = {}): PrismaClient {
+export function createPrisma(
+  databaseUrl: string,
+  options: { max?: number; role?: string; onQuery?: () => void; metrics?: Metrics; pool?: string } = {},
+): PrismaClient {
   const connectionString = options.role ? withRole(databaseUrl, options.role) : databaseUrl;
-  const adapter = new PrismaPg({ connectionString, max: options.max ?? 10 });
+  // Our own pool, handed to the adapter (which ends it on $disconnect), so that its counts can be read.
+  const pool = new pg.Pool({ connectionString, max: options.max ?? 10 });
+  // The adapter's own @types/pg copy differs from ours in types only: at run time both are this one `pg`.
+  const adapter = new PrismaPg(pool as unknown as ConstructorParameters<typeof PrismaPg>[0], { disposeExternalPool: true });
+  if (options.metrics) poolMetrics(options.metrics, options.pool ?? 'main', pool);
   if (!options.onQuery) return new PrismaClient({ adapter });
   const client = new PrismaClient({ adapter, log: [{ emit: 'event', level: 'query' }] });
   client.$on('query', options.onQuery);
   return client;
+}
+
+function poolMetrics(metrics: Metrics, name: string, pool: pg.Pool): void {
+  metrics.collected('shop_db_pool_connections', 'PostgreSQL connections of the pool, by state (in_use, idle)', ['pool', 'state'], (set) => {
+    set({ pool: name, state: 'in_use' }, pool.totalCount - pool.idleCount);
+    set({ pool: name, state: 'idle' }, pool.idleCount);
+  });
+  metrics.collected('shop_db_pool_waiting', 'Queries waiting for a free PostgreSQL connection of the pool', ['pool'], (set) => set({ pool: name }, pool.waitingCount));
+  metrics.collected('shop_db_pool_max', 'Connections the pool may open', ['pool'], (set) => set({ pool: name }, pool.options.max ?? 10));
 }
 
 /**

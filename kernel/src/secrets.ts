@@ -18,6 +18,7 @@ const SHARED_SECRETS: Record<string, string> = {
   JWT_SECRET: 'openssl rand -base64 48',
   OTP_SECRET: 'openssl rand -base64 48',
   TELEGRAM_WEBHOOK_SECRET: 'openssl rand -hex 32',
+  METRICS_TOKEN: 'openssl rand -hex 32',
 };
 /** PEM private keys: their strength is the algorithm's, but a committed one is as public as a password. */
 const PRIVATE_KEYS: Record<string, string> = { JWT_PRIVATE_KEY: 'a new key pair' };

@@ -12,6 +12,7 @@ import { authenticate, socketAddress, type Identity } from './identity';
 import type { JwtService } from './jwt';
 import type { Logger } from './logger';
 import { formatError, graphqlBodyErrors, graphqlBodyParser, healthRoutes, type ReadinessCheck } from './http';
+import { serveMetrics, type Metrics } from './metrics';
 
 /** What every subgraph resolver receives; a subgraph adds its own fields (loaders, services). */
 export interface BaseContext {
@@ -23,6 +24,8 @@ export interface RunningServer {
   url: string;
   port: number;
   httpServer: http.Server;
+  /** Where its Prometheus metrics are scraped (GET /metrics, on this port or METRICS_PORT). */
+  metricsUrl: string;
   /** SQL statements sent so far, when the service has a database. */
   queryCount?: () => number;
   stop(): Promise<void>;
@@ -43,6 +46,8 @@ export interface SubgraphOptions<TContext extends BaseContext> {
   jwt: JwtService;
   logger: Logger;
   readiness: Record<string, ReadinessCheck>;
+  /** The service's metrics (openInfrastructure's): served at GET /metrics, with GraphQL requests counted into them. */
+  metrics: Metrics;
   /** Builds the request context from the verified caller. */
   context: (base: BaseContext) => TContext | Promise<TContext>;
   /** Extra routes (a webhook, say), mounted before /graphql. */
@@ -72,11 +77,12 @@ export async function startSubgraph<TContext extends BaseContext>(options: Subgr
     // runService handles SIGINT/SIGTERM and stops everything in order.
     stopOnTerminationSignals: false,
     // No Apollo Studio here: inline traces would only cost time.
-    plugins: [ApolloServerPluginDrainHttpServer({ httpServer }), ApolloServerPluginInlineTraceDisabled()],
+    plugins: [ApolloServerPluginDrainHttpServer({ httpServer }), ApolloServerPluginInlineTraceDisabled(), options.metrics.graphqlPlugin()],
   });
   await apollo.start();
 
   healthRoutes(app, options.readiness);
+  const metricsServer = await serveMetrics(options.metrics, app, options.host ?? '127.0.0.1', () => (httpServer.address() as AddressInfo).port);
   options.routes?.(app);
   app.use(
     '/graphql',
@@ -94,6 +100,9 @@ export async function startSubgraph<TContext extends BaseContext>(options: Subgr
   await new Promise<void>((resolve, reject) => {
     httpServer.once('error', reject);
     httpServer.listen(options.port, options.host ?? '127.0.0.1', resolve);
+  }).catch(async (error: unknown) => {
+    await metricsServer.stop();
+    throw error;
   });
   const { port } = httpServer.address() as AddressInfo;
   const url = `http://${options.host ?? '127.0.0.1'}:${port}/graphql`;
@@ -102,9 +111,11 @@ export async function startSubgraph<TContext extends BaseContext>(options: Subgr
     url,
     port,
     httpServer,
+    metricsUrl: metricsServer.url,
     queryCount: options.queryCount,
     stop: async () => {
       await apollo.stop();
+      await metricsServer.stop();
       await options.onStop?.();
     },
   };

@@ -1,6 +1,7 @@
 import os from 'node:os';
 import { randomUUID } from 'node:crypto';
 import type { Logger } from '../logger';
+import { oncePerScrape, type Metrics } from '../metrics';
 import type { Redis } from '../redis';
 import { deadLetterKey, parseEnvelope, streamKey, type EventEnvelope } from './envelope';
 
@@ -23,6 +24,13 @@ export interface StreamConsumerOptions {
   maxDeliveries?: number;
   /** Longest wait between attempts while Redis is down. */
   maxBackoffMs?: number;
+  /** The group's lag and pending entries (XINFO GROUPS on scrape), events handled and dead-lettered, labelled `stream` and `group`. */
+  metrics?: Metrics;
+}
+
+interface ConsumerCounters {
+  handled: { inc(labels: { stream: string; group: string; outcome: 'ok' | 'failed' }): void };
+  deadLettered: { inc(labels: { stream: string; group: string }): void };
 }
 
 /** A consumer name unique to this process (`<service>:<host>:<pid>:<random>`): a dead process's pending entries are claimed by others. */
@@ -51,6 +59,7 @@ export class StreamConsumer {
   private stopping = false;
   private wake?: () => void;
   private claimCursor = '0-0';
+  private readonly counters?: ConsumerCounters;
 
   constructor(private readonly options: StreamConsumerOptions) {
     this.key = streamKey(options.keyPrefix, options.stream);
@@ -59,6 +68,36 @@ export class StreamConsumer {
     this.claimIdleMs = options.claimIdleMs ?? 30_000;
     this.maxDeliveries = options.maxDeliveries ?? 10;
     this.maxBackoffMs = options.maxBackoffMs ?? 5_000;
+    if (options.metrics) this.counters = this.registerMetrics(options.metrics);
+  }
+
+  private registerMetrics(metrics: Metrics): ConsumerCounters {
+    const labels = { stream: this.options.stream, group: this.options.group };
+    // One XINFO GROUPS per scrape for both gauges: O(number of groups), whatever the stream's length.
+    const read = oncePerScrape(() => this.groupInfo());
+    metrics.collected('shop_stream_consumer_lag', 'Entries of the stream not yet delivered to the consumer group (Redis 7 XINFO GROUPS lag)', ['stream', 'group'], async (set) => {
+      const lag = (await read())?.lag;
+      if (typeof lag === 'number') set(labels, lag);
+    });
+    metrics.collected('shop_stream_consumer_pending', 'Entries delivered to the consumer group and not yet acknowledged', ['stream', 'group'], async (set) => {
+      const pending = (await read())?.pending;
+      if (typeof pending === 'number') set(labels, pending);
+    });
+    return {
+      handled: metrics.counter('shop_stream_events_handled_total', 'Stream entries handed to the handler: ok (acknowledged) or failed (retried later)', ['stream', 'group', 'outcome']),
+      deadLettered: metrics.counter('shop_stream_dead_letters_total', 'Stream entries moved to the dead-letter stream (malformed, or delivered too often)', ['stream', 'group']),
+    };
+  }
+
+  /** This consumer group's line of XINFO GROUPS, as an object (`lag`, `pending`, ...). */
+  private async groupInfo(): Promise<Record<string, unknown> | undefined> {
+    const groups = (await this.options.redis.xinfo('GROUPS', this.key)) as unknown[][];
+    for (const fields of groups) {
+      const info: Record<string, unknown> = {};
+      for (let i = 0; i + 1 < fields.length; i += 2) info[String(fields[i])] = fields[i + 1];
+      if (info.name === this.options.group) return info;
+    }
+    return undefined;
   }
 
   start(): void {
@@ -180,9 +219,11 @@ export class StreamConsumer {
       await this.options.handle(event);
     } catch (error) {
       logger.warn({ err: error, eventId: event.id, type: event.type, group, deliveries }, 'event handler failed; the event will be retried');
+      this.counters?.handled.inc({ stream: this.options.stream, group, outcome: 'failed' });
       return;
     }
     await redis.xack(this.key, group, id);
+    this.counters?.handled.inc({ stream: this.options.stream, group, outcome: 'ok' });
   }
 
   private async deliveryCounts(ids: string[]): Promise<Map<string, number>> {
@@ -209,6 +250,7 @@ export class StreamConsumer {
       .exec();
     const failed = results?.find(([error]) => error);
     if (failed) throw failed[0];
+    this.counters?.deadLettered.inc({ stream, group });
   }
 
   private sleep(ms: number): Promise<void> {

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Logger } from '../logger';
+import { oncePerScrape, type Metrics } from '../metrics';
 import { TRANSACTION_OPTIONS, type Prisma, type PrismaClient } from '../prisma';
 import type { Redis } from '../redis';
 import { PollingWorker } from '../polling-worker';
@@ -71,7 +72,12 @@ export interface OutboxRelayOptions {
   redisTimeoutMs?: number;
   /** The live pub/sub message for an event, if it has one. */
   live?: (event: EventEnvelope) => LiveMessage | undefined;
+  /** Rows waiting, the oldest one's age (read on scrape) and rows published, labelled with `schema`. */
+  metrics?: Metrics;
 }
+
+/** Rows counted at most on a scrape: past this the backlog reads as this many, and the scrape stays cheap. */
+const MAX_COUNTED_ROWS = 100_000;
 
 interface OutboxRow {
   id: string;
@@ -94,6 +100,7 @@ export class OutboxRelay {
   private readonly redisTimeoutMs: number;
   private readonly worker: PollingWorker<number>;
   private stopped = false;
+  private readonly published?: { inc(labels: { schema: string }, count: number): void };
 
   constructor(private readonly options: OutboxRelayOptions) {
     this.table = schemaTable(options.schema, 'outbox_events');
@@ -101,6 +108,7 @@ export class OutboxRelay {
     this.batchSize = options.batchSize ?? 100;
     this.streamMaxLen = options.streamMaxLen ?? 100_000;
     this.redisTimeoutMs = options.redisTimeoutMs ?? 5_000;
+    if (options.metrics) this.published = this.registerMetrics(options.metrics);
     this.worker = new PollingWorker({
       run: () => this.drain(),
       intervalMs: options.pollIntervalMs ?? 500,
@@ -144,6 +152,26 @@ export class OutboxRelay {
     return this.worker.runNow();
   }
 
+  private registerMetrics(metrics: Metrics): { inc(labels: { schema: string }, count: number): void } {
+    const { schema } = this.options;
+    // Both read through the (published_at, seq) index: the unpublished rows only, and the first of them.
+    const read = oncePerScrape(() =>
+      this.options.prisma.$queryRawUnsafe<{ waiting: number; age: number | null }[]>(
+        `SELECT (SELECT count(*)::int FROM (SELECT 1 FROM ${this.table} WHERE published_at IS NULL LIMIT ${MAX_COUNTED_ROWS}) AS w) AS waiting,
+                (SELECT extract(epoch FROM now() - created_at)::float8 FROM ${this.table} WHERE published_at IS NULL ORDER BY seq LIMIT 1) AS age`,
+      ),
+    );
+    metrics.collected('shop_outbox_events_waiting', 'Outbox rows committed but not yet published to Redis', ['schema'], async (set) => {
+      const [row] = await read();
+      set({ schema }, row?.waiting ?? 0);
+    });
+    metrics.collected('shop_outbox_oldest_event_age_seconds', 'Age of the oldest unpublished outbox row (0 when none waits)', ['schema'], async (set) => {
+      const [row] = await read();
+      set({ schema }, Math.max(0, row?.age ?? 0));
+    });
+    return metrics.counter('shop_outbox_events_published_total', 'Outbox rows published to their Redis stream', ['schema']);
+  }
+
   // Redis is back: publish what the outage held without waiting out the backoff.
   private readonly onRedisReady = (): void => this.worker.kick({ evenWhileBackingOff: true });
 
@@ -151,6 +179,7 @@ export class OutboxRelay {
     let total = 0;
     for (;;) {
       const published = await this.publishBatch();
+      if (published > 0) this.published?.inc({ schema: this.options.schema }, published);
       total += published;
       if (published < this.batchSize || this.stopped) return total;
     }

@@ -37,7 +37,7 @@ export async function startAuthService(config: AuthConfig, logger: Logger = crea
     phoneLimitPerHour: config.OTP_PHONE_LIMIT_PER_HOUR,
     ipLimitPerHour: config.OTP_IP_LIMIT_PER_HOUR,
     keyPrefix: config.REDIS_KEY_PREFIX,
-  });
+  }, infra.metrics);
 
   const token = config.TELEGRAM_BOT_TOKEN;
   if (!token) logger.warn('TELEGRAM_BOT_TOKEN is not set: login codes are written to this log (development only)');
@@ -61,6 +61,7 @@ export async function startAuthService(config: AuthConfig, logger: Logger = crea
     port: config.AUTH_PORT,
     host: config.AUTH_HOST,
     readiness: infra.readiness,
+    metrics: infra.metrics,
     context: (base) => createAuthContext(base, { login, sessions, users }),
     onStop: async () => {
       await login.settle();

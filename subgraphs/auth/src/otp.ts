@@ -4,6 +4,7 @@ import { RateLimiterRedis, RateLimiterRes } from 'rate-limiter-flexible';
 import { AppError, badUserInput, rateLimited } from '../../../kernel/src/errors';
 import { ErrorCode } from './errors';
 import { addressBucket } from '../../../kernel/src/client-address';
+import { Metrics } from '../../../kernel/src/metrics';
 
 export interface OtpSettings {
   secret: string;
@@ -53,11 +54,20 @@ return {'wrong', max - tries}
 export class OtpService {
   private readonly perPhone: RateLimiterRedis;
   private readonly perIp: RateLimiterRedis;
+  private readonly requests;
+  private readonly verifications;
 
   constructor(
     private readonly redis: Redis,
     private readonly settings: OtpSettings,
+    metrics: Metrics = new Metrics(),
   ) {
+    this.requests = metrics.counter(
+      'shop_otp_requests_total',
+      'Code requests: issued, or refused by cooldown, phone_limit (per phone and hour) or address_limit (per client address and hour)',
+      ['outcome'],
+    );
+    this.verifications = metrics.counter('shop_otp_verifications_total', 'Codes checked: ok, wrong, expired (none valid), attempts_exceeded, malformed', ['outcome']);
     this.perPhone = new RateLimiterRedis({
       storeClient: redis,
       keyPrefix: `${settings.keyPrefix}otp:limit:phone`,
@@ -78,7 +88,7 @@ export class OtpService {
 
   /** Counts a code request from this client address (an IPv6 client by its /64); refuses past the hourly limit. */
   async checkClientLimit(ip: string | undefined): Promise<void> {
-    await this.consume(this.perIp, addressBucket(ip), 'Too many code requests from your network.');
+    await this.consume(this.perIp, addressBucket(ip), 'Too many code requests from your network.', 'address_limit');
   }
 
   /**
@@ -92,10 +102,11 @@ export class OtpService {
     const acquired = await this.redis.set(cooldownKey, '1', 'EX', resendCooldownSeconds, 'NX');
     if (acquired !== 'OK') {
       const retryAfter = Math.max(1, await this.redis.ttl(cooldownKey));
+      this.requests.inc({ outcome: 'cooldown' });
       throw rateLimited(`A code was requested for this phone moments ago; you can ask again in ${retryAfter} s.`, retryAfter);
     }
     try {
-      await this.consume(this.perPhone, phone, 'Too many codes were requested for this phone.');
+      await this.consume(this.perPhone, phone, 'Too many codes were requested for this phone.', 'phone_limit');
     } catch (error) {
       await this.redis.del(cooldownKey);
       throw error;
@@ -107,12 +118,16 @@ export class OtpService {
     await this.redis.multi().del(codeKey).hset(codeKey, { hash: deliverable ? hash : UNDELIVERABLE, tries: 0 }).expire(codeKey, ttlSeconds).exec();
     const now = Date.now();
     const challenge = { phone, expiresAt: new Date(now + ttlSeconds * 1000), resendAfter: new Date(now + resendCooldownSeconds * 1000) };
+    this.requests.inc({ outcome: 'issued' });
     return deliverable ? { challenge, code } : { challenge };
   }
 
   /** Accepts the code once; throws OTP_INVALID / OTP_EXPIRED / OTP_ATTEMPTS_EXCEEDED otherwise. */
   async verify(phone: string, code: string): Promise<void> {
-    if (!/^\d{6}$/.test(code)) throw badUserInput('code', 'The code is the 6 digits sent to you in Telegram.');
+    if (!/^\d{6}$/.test(code)) {
+      this.verifications.inc({ outcome: 'malformed' });
+      throw badUserInput('code', 'The code is the 6 digits sent to you in Telegram.');
+    }
     const [outcome, remaining] = (await this.redis.eval(
       VERIFY_SCRIPT,
       1,
@@ -120,6 +135,8 @@ export class OtpService {
       this.hash(phone, code),
       this.settings.maxAttempts,
     )) as [string, number];
+    const result = outcome === 'missing' ? 'expired' : outcome === 'dead' || (outcome === 'wrong' && remaining <= 0) ? 'attempts_exceeded' : outcome;
+    this.verifications.inc({ outcome: result });
     switch (outcome) {
       case 'ok':
         return;
@@ -144,11 +161,12 @@ export class OtpService {
     return `${this.settings.keyPrefix}otp:${kind}:${phone}`;
   }
 
-  private async consume(limiter: RateLimiterRedis, key: string, message: string): Promise<void> {
+  private async consume(limiter: RateLimiterRedis, key: string, message: string, limit: 'phone_limit' | 'address_limit'): Promise<void> {
     try {
       await limiter.consume(key);
     } catch (rejection) {
       if (!(rejection instanceof RateLimiterRes)) throw rejection;
+      this.requests.inc({ outcome: limit });
       const retryAfter = Math.ceil(rejection.msBeforeNext / 1000);
       throw rateLimited(`${message} Try again in ${Math.ceil(retryAfter / 60)} min.`, retryAfter);
     }

@@ -32,6 +32,7 @@ export async function startCatalogService(config: CatalogConfig): Promise<Runnin
     infra.logger,
     config.CATALOG_STOCK_RESYNC_SECONDS * 1000,
     changed,
+    infra.metrics,
   );
   projection.start();
   return startSubgraph({
@@ -43,6 +44,7 @@ export async function startCatalogService(config: CatalogConfig): Promise<Runnin
     port: config.CATALOG_PORT,
     host: config.CATALOG_HOST,
     readiness: infra.readiness,
+    metrics: infra.metrics,
     queryCount: infra.queryCount,
     onStop: async () => {
       await projection.stop();

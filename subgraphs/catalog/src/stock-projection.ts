@@ -1,6 +1,7 @@
 import type { PrismaClient, Tx } from '../../../kernel/src/prisma';
 import type { Redis } from '../../../kernel/src/redis';
 import type { Logger } from '../../../kernel/src/logger';
+import type { Metrics } from '../../../kernel/src/metrics';
 import { StreamSubscriber } from '../../../kernel/src/events/consumer';
 import type { InventoryClient, InventoryItemState } from './inventory-client';
 import { processOnce } from '../../../kernel/src/events/idempotency';
@@ -28,8 +29,9 @@ export class StockProjection extends StreamSubscriber {
     private readonly resyncIntervalMs: number,
     /** Told when a product's `inStock` flips (after the commit), so gateways evict what they cached of it. */
     private readonly changed: ProductChangeListener = async () => {},
+    metrics?: Metrics,
   ) {
-    super({ redis, keyPrefix, logger, service: 'catalog', stream: 'inventory', group: CONSUMER_GROUP });
+    super({ redis, keyPrefix, logger, metrics, service: 'catalog', stream: 'inventory', group: CONSUMER_GROUP });
   }
 
   override start(): void {

@@ -21,20 +21,21 @@ export async function startInventoryService(config: InventoryConfig): Promise<In
   const infra = await openInfrastructure('inventory', config);
   const { prisma, redis, logger } = infra;
   // The relay polls on a small pool of its own, so publishing never waits behind requests (nor counts as theirs).
-  const relayPrisma = createPrisma(config.DATABASE_URL, { max: 2, role: config.DATABASE_ROLE });
+  const relayPrisma = createPrisma(config.DATABASE_URL, { max: 2, role: config.DATABASE_ROLE, metrics: infra.metrics, pool: 'relay' });
   const relay = new OutboxRelay({
     prisma: relayPrisma,
     redis,
     schema: 'inventory',
     keyPrefix: config.REDIS_KEY_PREFIX,
     logger,
+    metrics: infra.metrics,
     // Subscribers at the gateway get every committed stock change, live.
     live: (event: EventEnvelope) =>
       event.type === 'StockChanged' ? { channel: liveChannel(config.REDIS_KEY_PREFIX, 'stockUpdated'), message: event.payload as StockChanged } : undefined,
   });
   const events = new StockEvents(prisma, relay);
   const stock = new StockService(prisma, events);
-  const reservations = new ReservationService(prisma, stock, events, config.RESERVATION_TTL_SECONDS, logger);
+  const reservations = new ReservationService(prisma, stock, events, config.RESERVATION_TTL_SECONDS, logger, infra.metrics);
 
   // One sweep at a time: a slow one delays the next rather than running beside it.
   const sweeper = new PollingWorker({
@@ -55,6 +56,7 @@ export async function startInventoryService(config: InventoryConfig): Promise<In
     port: config.INVENTORY_PORT,
     host: config.INVENTORY_HOST,
     readiness: infra.readiness,
+    metrics: infra.metrics,
     queryCount: infra.queryCount,
     onStop: async () => {
       await sweeper.stop();

@@ -4,6 +4,7 @@ import { assertUuid } from '../../../kernel/src/ids';
 import { AppError, badUserInput, notFound } from '../../../kernel/src/errors';
 import { ErrorCode, outOfStock } from './errors';
 import type { Logger } from '../../../kernel/src/logger';
+import { Metrics, oncePerScrape } from '../../../kernel/src/metrics';
 import { ITEM_COLUMNS, NEXT_VERSION, type ItemRow, type StockService } from './stock';
 import type { StockEvents } from './stock-events';
 import type { ReservationLineInput } from '../../../generated/graphql/inventory/resolvers';
@@ -40,13 +41,29 @@ function summarize(orderId: string, rows: ReservationRow[]): Reservation {
  * concurrency, available stock never goes below zero.
  */
 export class ReservationService {
+  private readonly reservations;
+  private readonly expired;
+
   constructor(
     private readonly prisma: PrismaClient,
     private readonly stock: StockService,
     private readonly events: StockEvents,
     private readonly ttlSeconds: number,
     private readonly logger: Logger,
-  ) {}
+    metrics: Metrics = new Metrics(),
+  ) {
+    this.reservations = metrics.counter('shop_inventory_reservations_total', "Orders' reservation requests: reserved, or refused out_of_stock (asking again for a reserved order is not counted)", ['outcome']);
+    this.expired = metrics.counter('shop_inventory_reservations_expired_total', 'Reservations released because their time ran out (orders)');
+    // Both through the (status, expires_at) index: only the lines still held are read.
+    const held = oncePerScrape(async () => {
+      const [row] = await prisma.$queryRaw<{ held: number; overdue: number }[]>`
+        SELECT count(*)::int AS "held", (count(*) FILTER (WHERE "expires_at" <= now()))::int AS "overdue"
+        FROM "inventory"."reservations" WHERE "status" = 'RESERVED'`;
+      return row ?? { held: 0, overdue: 0 };
+    });
+    metrics.collected('shop_inventory_reservation_lines_held', 'Reservation lines holding stock now', [], async (set) => set({}, (await held()).held));
+    metrics.collected('shop_inventory_reservation_lines_overdue', 'Reservation lines past their expiry, not yet released by the sweeper', [], async (set) => set({}, (await held()).overdue));
+  }
 
   async find(orderId: string): Promise<Reservation | null> {
     assertUuid(orderId, 'orderId');
@@ -70,11 +87,17 @@ export class ReservationService {
             SET "reserved" = "reserved" + ${line.quantity}, "version" = ${NEXT_VERSION}, "updated_at" = now()
             WHERE "product_id" = ${line.productId}::uuid AND "on_hand" - "reserved" >= ${line.quantity}
             RETURNING ${ITEM_COLUMNS}`;
-          if (!item) throw await this.shortage(tx, line);
+          if (!item) {
+            this.reservations.inc({ outcome: 'out_of_stock' });
+            throw await this.shortage(tx, line);
+          }
           await this.stock.record(tx, item, { deltaOnHand: 0, deltaReserved: line.quantity, reason: 'reserved', actor, orderId });
         }
         await tx.reservation.createMany({ data: wanted.map((line) => ({ orderId, ...line, expiresAt })) });
         return summarize(orderId, await tx.reservation.findMany({ where: { orderId } }));
+      }).then((reservation) => {
+        this.reservations.inc({ outcome: 'reserved' });
+        return reservation;
       });
     } catch (error) {
       // A concurrent call for the same order won the race: its reservation is the answer.
@@ -113,6 +136,7 @@ export class ReservationService {
       await this.settle(orderId, 'RELEASED', 'system', 'reservation expired', { onlyExpired: true });
     }
     if (expired.length) this.logger.info({ orders: expired.length }, 'released expired reservations');
+    this.expired.inc(expired.length);
     return expired.length;
   }
 

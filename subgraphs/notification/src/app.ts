@@ -43,6 +43,7 @@ export async function startNotificationService(config: NotificationConfig): Prom
     ? new TelegramSender(prisma, new Api(token, { apiRoot, maxRetries: 0, timeoutMs: 20_000 }), chats, logger, {
         intervalMs: config.TELEGRAM_SEND_INTERVAL_MS,
         maxAttempts: config.TELEGRAM_MAX_ATTEMPTS,
+        metrics: infra.metrics,
       })
     : undefined;
   const loginCodes = new LoginCodes(token ? new Api(token, { apiRoot, maxRetries: 1, maxRetryAfterMs: 3_000, timeoutMs: 8_000 }) : undefined, chats, logger);
@@ -69,8 +70,8 @@ export async function startNotificationService(config: NotificationConfig): Prom
     },
   });
   const newOrderDigest = new NewOrderDigest(prisma, notifications, logger, config.NOTIFICATION_NEW_ORDER_WINDOW_SECONDS * 1000);
-  const orderNotifications = new OrderNotifications(redis, config.REDIS_KEY_PREFIX, notifications, users, newOrderDigest, logger);
-  const stockAlerts = new LowStockAlerts(redis, config.REDIS_KEY_PREFIX, notifications, users, logger);
+  const orderNotifications = new OrderNotifications(redis, config.REDIS_KEY_PREFIX, notifications, users, newOrderDigest, logger, infra.metrics);
+  const stockAlerts = new LowStockAlerts(redis, config.REDIS_KEY_PREFIX, notifications, users, logger, infra.metrics);
   orderNotifications.start();
   stockAlerts.start();
   newOrderDigest.start();
@@ -85,6 +86,7 @@ export async function startNotificationService(config: NotificationConfig): Prom
     port: config.NOTIFICATION_PORT,
     host: config.NOTIFICATION_HOST,
     readiness: infra.readiness,
+    metrics: infra.metrics,
     queryCount: infra.queryCount,
     routes: (app) => bot?.mountWebhook(app),
     onStop: async () => {

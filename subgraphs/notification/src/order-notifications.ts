@@ -1,5 +1,6 @@
 import type { Redis } from '../../../kernel/src/redis';
 import type { Logger } from '../../../kernel/src/logger';
+import type { Metrics } from '../../../kernel/src/metrics';
 import { StreamSubscriber } from '../../../kernel/src/events/consumer';
 import { isEvent, type EventEnvelope } from '../../../kernel/src/events/envelope';
 import { confirmationRequested, orderPlaced, statusChanged } from './messages';
@@ -20,8 +21,9 @@ export class OrderNotifications extends StreamSubscriber {
     private readonly admins: { adminUserIds(): Promise<string[]> },
     private readonly digest: NewOrderDigest,
     logger: Logger,
+    metrics?: Metrics,
   ) {
-    super({ redis, keyPrefix, logger, service: 'notification', stream: 'order', group: ORDER_NOTIFICATIONS_GROUP });
+    super({ redis, keyPrefix, logger, metrics, service: 'notification', stream: 'order', group: ORDER_NOTIFICATIONS_GROUP });
   }
 
   protected async handle(event: EventEnvelope): Promise<void> {

@@ -1,5 +1,6 @@
 import type { Redis } from '../../../kernel/src/redis';
 import type { Logger } from '../../../kernel/src/logger';
+import type { Metrics } from '../../../kernel/src/metrics';
 import { StreamSubscriber } from '../../../kernel/src/events/consumer';
 import { isEvent, type EventEnvelope, type StockChanged } from '../../../kernel/src/events/envelope';
 import { lowStock } from './messages';
@@ -52,8 +53,9 @@ export class LowStockAlerts extends StreamSubscriber {
     private readonly notifications: NotificationService,
     private readonly admins: { adminUserIds(): Promise<string[]> },
     logger: Logger,
+    metrics?: Metrics,
   ) {
-    super({ redis, keyPrefix, logger, service: 'notification', stream: 'inventory', group: STOCK_ALERTS_GROUP });
+    super({ redis, keyPrefix, logger, metrics, service: 'notification', stream: 'inventory', group: STOCK_ALERTS_GROUP });
     this.levelsKey = `${keyPrefix}notification:stock-levels`;
   }
 

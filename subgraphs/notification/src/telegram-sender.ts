@@ -1,6 +1,7 @@
 import { TelegramApiError, type Api } from 'node-telegram-bot-api';
 import { Prisma, type NotificationKind, type PrismaClient, type TelegramChat } from '../../../kernel/src/prisma';
 import type { Logger } from '../../../kernel/src/logger';
+import { Metrics } from '../../../kernel/src/metrics';
 import { claimDue } from '../../../kernel/src/claim-due';
 import { PollingWorker } from '../../../kernel/src/polling-worker';
 import { telegramText } from './messages';
@@ -18,6 +19,8 @@ export interface TelegramSenderOptions {
   /** First retry after about this long, doubling up to maxBackoffMs. */
   baseBackoffMs?: number;
   maxBackoffMs?: number;
+  /** Sends by outcome, 429s, blocked chats, and (read on scrape) the messages waiting. */
+  metrics?: Metrics;
 }
 
 /** A notification claimed for sending. */
@@ -55,6 +58,9 @@ export class TelegramSender {
   private readonly worker: PollingWorker<number>;
   private pausedUntil = 0;
   private abort = new AbortController();
+  private readonly sends;
+  private readonly rateLimits;
+  private readonly blockedChats;
 
   constructor(
     private readonly prisma: PrismaClient,
@@ -68,6 +74,20 @@ export class TelegramSender {
     this.leaseMs = options.leaseMs ?? 60_000;
     this.baseBackoffMs = options.baseBackoffMs ?? 1_000;
     this.maxBackoffMs = options.maxBackoffMs ?? 5 * 60_000;
+    const metrics = options.metrics ?? new Metrics();
+    this.sends = metrics.counter(
+      'shop_telegram_sends_total',
+      'Notifications the sender settled: sent, retry (a failed try, sent again later), failed (given up), skipped (no chat, or it blocked the bot)',
+      ['outcome'],
+    );
+    this.rateLimits = metrics.counter('shop_telegram_rate_limited_total', 'Telegram 429 answers: the sender paused as told by retry_after');
+    this.blockedChats = metrics.counter('shop_telegram_blocked_chats_total', 'Chats found to have blocked the bot (403): nothing more goes there until /start');
+    // Through the (telegram_status, telegram_next_attempt_at) index: the pending rows only, at most 100,000 counted.
+    metrics.collected('shop_telegram_messages_pending', 'Notifications waiting to be sent to Telegram (due now or retried later)', [], async (set) => {
+      const [row] = await prisma.$queryRaw<{ count: number }[]>`
+        SELECT count(*)::int AS "count" FROM (SELECT 1 FROM "notification"."notifications" WHERE "telegram_status" = 'PENDING' LIMIT 100000) AS p`;
+      set({}, row?.count ?? 0);
+    });
     this.worker = new PollingWorker({
       run: () => this.drain(),
       intervalMs: options.intervalMs,
@@ -163,10 +183,12 @@ export class TelegramSender {
         const waitMs = Math.max(1, error.retryAfter ?? 1) * 1000;
         this.pausedUntil = Math.max(this.pausedUntil, Date.now() + waitMs);
         this.logger.warn({ retryAfterSeconds: waitMs / 1000 }, 'telegram rate limit: sending pauses as told');
+        this.rateLimits.inc();
         return { status: 'RETRY', at: new Date(Date.now() + waitMs), error: error.message, attempted: false };
       }
       if (error.errorCode === 403) {
         await this.chats.markBlocked(chat.chatId);
+        this.blockedChats.inc();
         this.logger.info({ userId: row.user_id }, 'the chat blocked the bot: nothing more is sent there until /start');
         return { status: 'FAILED', error: error.message, attempted: true, chatBlocked: true };
       }
@@ -185,6 +207,7 @@ export class TelegramSender {
   }
 
   private async settle(row: Claimed, outcome: Outcome): Promise<void> {
+    this.sends.inc({ outcome: outcome.status.toLowerCase() });
     const attempts = outcome.status === 'SENT' || outcome.attempted ? row.attempts + 1 : row.attempts;
     const data =
       outcome.status === 'SENT'

@@ -41,13 +41,14 @@ export async function startOrderService(config: OrderConfig): Promise<OrderServe
   const infra = await openInfrastructure('order', config);
   const { prisma, redis, logger } = infra;
   // The relay polls on a small pool of its own, so publishing never waits behind requests (nor counts as theirs).
-  const relayPrisma = createPrisma(config.DATABASE_URL, { max: 2, role: config.DATABASE_ROLE });
+  const relayPrisma = createPrisma(config.DATABASE_URL, { max: 2, role: config.DATABASE_ROLE, metrics: infra.metrics, pool: 'relay' });
   const relay = new OutboxRelay({
     prisma: relayPrisma,
     redis,
     schema: 'order',
     keyPrefix: config.REDIS_KEY_PREFIX,
     logger,
+    metrics: infra.metrics,
     // Subscribers of orderUpdated at the gateway get every order event, live.
     live: (event: EventEnvelope) =>
       event.type.startsWith('Order') ? { channel: liveChannel(config.REDIS_KEY_PREFIX, 'orderUpdated'), message: event.payload as OrderEvent } : undefined,
@@ -59,13 +60,14 @@ export async function startOrderService(config: OrderConfig): Promise<OrderServe
   const failpoints = new Failpoints(config.ORDER_FAILPOINTS, config.NODE_ENV);
   if (config.ORDER_FAILPOINTS.length && config.NODE_ENV !== 'production') logger.warn({ failpoints: config.ORDER_FAILPOINTS }, 'failpoints armed: this process kills itself there');
 
-  const transitions = new OrderTransitions(prisma, relay);
+  const transitions = new OrderTransitions(prisma, relay, infra.metrics);
   const saga = new OrderSaga({
     prisma,
     transitions,
     inventory,
     failpoints,
     logger,
+    metrics: infra.metrics,
     settings: {
       confirmationTimeoutSeconds: config.ORDER_CONFIRMATION_TIMEOUT_SECONDS,
       maxAttempts: config.ORDER_SAGA_MAX_ATTEMPTS,
@@ -90,6 +92,7 @@ export async function startOrderService(config: OrderConfig): Promise<OrderServe
     port: config.ORDER_PORT,
     host: config.ORDER_HOST,
     readiness: infra.readiness,
+    metrics: infra.metrics,
     queryCount: infra.queryCount,
     onStop: async () => {
       await worker.stop();

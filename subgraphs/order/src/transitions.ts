@@ -1,5 +1,6 @@
 import { TRANSACTION_OPTIONS, type Order, type OrderLine, type OrderStatus, type PrismaClient, type SagaStep, type Tx } from '../../../kernel/src/prisma';
 import { enqueueEvent } from '../../../kernel/src/events/outbox';
+import { Metrics } from '../../../kernel/src/metrics';
 import type { OrderEvent } from '../../../kernel/src/events/envelope';
 import { STATUS_EVENTS, assertTransition, orderNumber } from './order-status';
 
@@ -39,10 +40,15 @@ export function orderEvent(order: Order, lines: OrderLine[], at: Date): OrderEve
  * history row and its event (through the outbox) in the same transaction.
  */
 export class OrderTransitions {
+  private readonly statusChanges;
+
   constructor(
     private readonly prisma: PrismaClient,
     private readonly relay: { kick(): void },
-  ) {}
+    metrics: Metrics = new Metrics(),
+  ) {
+    this.statusChanges = metrics.counter('shop_order_status_changes_total', 'Orders moved from one status to another', ['from', 'to']);
+  }
 
   /** Moves the order from `from` to `to`; null when it was no longer in `from` (another change came first). */
   async move(orderId: string, from: OrderState, to: OrderMove, audit: { actor: string; reason?: string | null }): Promise<Order | null> {
@@ -70,7 +76,10 @@ export class OrderTransitions {
       if (changesStatus) await this.recordStatusChange(tx, order, from.status, audit);
       return order;
     }, TRANSACTION_OPTIONS);
-    if (moved && changesStatus) this.relay.kick();
+    if (moved && changesStatus) {
+      this.statusChanges.inc({ from: from.status, to: to.status! });
+      this.relay.kick();
+    }
     return moved;
   }
 

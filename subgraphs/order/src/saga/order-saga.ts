@@ -1,5 +1,6 @@
 import type { PrismaClient } from '../../../../kernel/src/prisma';
 import type { Logger } from '../../../../kernel/src/logger';
+import { oncePerScrape, type Metrics } from '../../../../kernel/src/metrics';
 import type { Failpoints } from '../failpoints';
 import type { InventoryClient, InventoryOutcome } from '../inventory-client';
 import type { OrderTransitions } from '../transitions';
@@ -29,6 +30,8 @@ const MAX_STEPS_PER_RUN = 4;
  */
 export class OrderSaga {
   private readonly store: SagaStore;
+  private readonly steps;
+  private readonly retries;
 
   constructor(
     private readonly deps: {
@@ -37,10 +40,21 @@ export class OrderSaga {
       inventory: InventoryClient;
       failpoints: Failpoints;
       logger: Logger;
+      metrics: Metrics;
       settings: SagaSettings;
     },
   ) {
     this.store = new SagaStore(deps.prisma, deps.transitions, deps.settings.leaseMs);
+    const { metrics } = deps;
+    this.steps = metrics.counter('shop_order_saga_steps_total', "Saga steps run against the inventory, by step and outcome (done, refused, unavailable)", ['step', 'outcome']);
+    this.retries = metrics.counter('shop_order_saga_retries_total', 'Saga steps that failed and were scheduled again, by step', ['step']);
+    const counts = oncePerScrape(() => this.store.openCounts());
+    metrics.collected('shop_orders_open', 'Orders not yet confirmed or ended, by status (PENDING, AWAITING_CONFIRMATION)', ['status'], async (set) => {
+      for (const [status, count] of Object.entries((await counts()).byStatus)) set({ status }, count);
+    });
+    metrics.collected('shop_order_sagas_running', 'Orders whose saga has a remote step to make now or on retry, by step', ['step'], async (set) => {
+      for (const [step, count] of Object.entries((await counts()).bySagaStep)) set({ step }, count);
+    });
   }
 
   /** The lease a process takes on an order before a remote call. */
@@ -84,6 +98,7 @@ export class OrderSaga {
     const [before, after] = step.failpoints;
     this.deps.failpoints.hit(before);
     const outcome = await this.holdingLease(order, () => step.invoke(this.deps.inventory, order));
+    this.steps.inc({ step: order.sagaStep, outcome: outcome.kind });
     this.deps.failpoints.hit(after);
     const then = outcome.kind === 'done' ? step.done(outcome.reservation, order) : outcome.kind === 'refused' ? step.refused(outcome, order) : step.unavailable;
     return this.follow(order, then, outcome, actor);
@@ -123,6 +138,7 @@ export class OrderSaga {
     const attempts = order.sagaAttempts + 1;
     const delayMs = Math.min(settings.retryBaseMs * 2 ** Math.min(attempts - 1, 30), settings.retryMaxMs);
     if (!(await this.store.recordFailedAttempt(order, attempts, new Date(Date.now() + delayMs)))) return 'stop';
+    this.retries.inc({ step: order.sagaStep });
     logger.warn({ orderId: order.id, step: order.sagaStep, attempts, retryInMs: delayMs, problem }, 'saga step failed; retrying later');
     return giveUp !== 'keep-retrying' && attempts >= settings.maxAttempts ? this.follow(order, giveUp, outcome, actor) : 'stop';
   }

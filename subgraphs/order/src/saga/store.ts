@@ -82,6 +82,25 @@ export class SagaStore {
       WHERE "id" = ${order.id}::uuid AND "saga_step" = ${order.sagaStep}::"order"."SagaStep"`;
   }
 
+  // ---------- what metrics read ----------
+
+  /** Orders in the open statuses and in each remote step: indexed counts over those rows only, never the ended ones. */
+  async openCounts(): Promise<{ byStatus: Record<string, number>; bySagaStep: Record<string, number> }> {
+    const [statuses, steps] = await Promise.all([
+      this.prisma.$queryRaw<{ key: string; count: number }[]>`
+        SELECT "status"::text AS "key", count(*)::int AS "count" FROM "order"."orders"
+        WHERE "status" IN ('PENDING', 'AWAITING_CONFIRMATION') GROUP BY "status"`,
+      this.prisma.$queryRaw<{ key: string; count: number }[]>`
+        SELECT "saga_step"::text AS "key", count(*)::int AS "count" FROM "order"."orders"
+        WHERE "saga_step" IN ('RESERVING', 'COMMITTING', 'RELEASING') GROUP BY "saga_step"`,
+    ]);
+    const byKey = (rows: { key: string; count: number }[], keys: string[]) => Object.fromEntries(keys.map((key) => [key, rows.find((row) => row.key === key)?.count ?? 0]));
+    return {
+      byStatus: byKey(statuses, ['PENDING', 'AWAITING_CONFIRMATION']),
+      bySagaStep: byKey(steps, ['RESERVING', 'COMMITTING', 'RELEASING']),
+    };
+  }
+
   // ---------- what the worker picks up ----------
 
   /** Takes the lease on up to `limit` orders whose step is due (a retry, or a dead process's lease ran out). */
