@@ -49,6 +49,8 @@ export interface Stack {
   gatewayUrl: string;
   urls: Record<SubgraphName, string>;
   servers: Record<SubgraphName, RunningServer>;
+  /** Where each process serves GET /metrics (its own port, or METRICS_PORT's). */
+  metricsUrls: Record<SubgraphName | 'gateway', string>;
   /** A token as a platform service (the order saga, say) sends it to a subgraph. */
   serviceToken(service?: string): Promise<string>;
   /** POST to the gateway's /graphql. */
@@ -130,6 +132,14 @@ async function startStackOnce(options: StackOptions): Promise<Stack> {
       gatewayUrl: gateway.url,
       urls: { auth: auth.url, catalog: catalog.url, inventory: inventory.url, order: order.url, notification: notification.url },
       servers: { auth, catalog, inventory, order, notification },
+      metricsUrls: {
+        gateway: gateway.metricsUrl,
+        auth: auth.metricsUrl,
+        catalog: catalog.metricsUrl,
+        inventory: inventory.metricsUrl,
+        order: order.metricsUrl,
+        notification: notification.metricsUrl,
+      },
       serviceToken: (service = 'order') => jwt.signService(service),
       gql: (query, variables, requestOptions) => graphql(gateway.url, query, variables, requestOptions),
       stop: async () => {
