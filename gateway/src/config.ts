@@ -1,8 +1,8 @@
-import path from 'node:path';
 import { z } from 'zod';
 import { env, loadConfig, metricsConfigShape } from '../../kernel/src/config';
 import { jwtConfigShape } from '../../kernel/src/jwt';
 import { MAX_BODY_BYTES } from '../../kernel/src/http';
+import { projectPath } from '../../kernel/src/project-root';
 import type { OperationLimits } from './operation-limits';
 
 const optionalUrl = () => env.url().optional();
@@ -18,7 +18,7 @@ export const gatewayConfigShape = {
   ...metricsConfigShape,
   GATEWAY_PORT: env.port(4000),
   GATEWAY_HOST: z.string().default('127.0.0.1'),
-  SUPERGRAPH_FILE: z.string().default(path.resolve(__dirname, '../../supergraph.graphql')),
+  SUPERGRAPH_FILE: z.string().default(projectPath('supergraph.graphql')),
   /** Apollo Sandbox on GET /graphql; on by default outside production. */
   APOLLO_SANDBOX: z.enum(['true', 'false']).optional(),
   /** Schema introspection (what Sandbox and codegen read); on by default outside production. */

@@ -1,7 +1,7 @@
 import fs from 'node:fs';
-import path from 'node:path';
 import dotenv from 'dotenv';
 import { z } from 'zod';
+import { projectPath } from './project-root';
 import { productionSecretProblem } from './secrets';
 
 /** A missing or malformed environment variable: the message is one line naming it. */
@@ -15,7 +15,7 @@ let dotenvLoaded = false;
 function loadDotenv(): void {
   if (dotenvLoaded) return;
   dotenvLoaded = true;
-  const file = path.resolve(__dirname, '../../.env');
+  const file = projectPath('.env');
   if (fs.existsSync(file)) dotenv.config({ path: file, quiet: true });
 }
 

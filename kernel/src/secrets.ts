@@ -1,13 +1,14 @@
 import fs from 'node:fs';
 import path from 'node:path';
+import { PROJECT_ROOT } from './project-root';
 
 /**
  * Production refuses a secret anyone could know: too short, obviously not random, or written in a
  * file of this repository (an example, a test, the docs), since whoever has the code then has it too.
  */
 
-/** The root of the project: what ships with the code (the Docker image copies it whole). */
-export const PROJECT_ROOT = path.resolve(__dirname, '../..');
+// The project's root is what ships with the code (the Docker image copies it whole, dist/ aside).
+export { PROJECT_ROOT };
 
 const MIN_SECRET_BYTES = 32;
 const MIN_DISTINCT_CHARACTERS = 10;

@@ -19,8 +19,9 @@ import {
   type SqlMigrationAwareDriverAdapterFactory,
 } from '@prisma/driver-adapter-utils';
 import type { DiffTarget, MigrationList, SchemaEngine } from '@prisma/schema-engine-wasm';
+import { PROJECT_ROOT } from '../../kernel/src/project-root';
 
-export const ROOT_DIR = path.resolve(__dirname, '../..');
+export const ROOT_DIR = PROJECT_ROOT;
 export const SCHEMA_PATH = path.join(ROOT_DIR, 'prisma/schema.prisma');
 export const MIGRATIONS_DIR = path.join(ROOT_DIR, 'prisma/migrations');
 // Written byte for byte as `prisma migrate dev` writes it.

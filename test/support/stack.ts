@@ -154,7 +154,7 @@ async function startStackOnce(options: StackOptions): Promise<Stack> {
 }
 
 /** Removes every key under the stack's prefix (streams, limits, code hashes), so runs leave Redis as they found it. */
-async function deleteRedisKeys(url: string, prefix: string): Promise<void> {
+export async function deleteRedisKeys(url: string, prefix: string): Promise<void> {
   const redis = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 1 });
   try {
     await redis.connect();

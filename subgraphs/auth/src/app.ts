@@ -1,7 +1,7 @@
-import path from 'node:path';
 import { createLogger, type Logger } from '../../../kernel/src/logger';
 import { openInfrastructure } from '../../../kernel/src/infrastructure';
 import { SubgraphClient } from '../../../kernel/src/subgraph-client';
+import { projectPath } from '../../../kernel/src/project-root';
 import { loadTypeDefs, startSubgraph, type RunningServer } from '../../../kernel/src/server';
 import { normalizePhone } from './phone';
 import type { AuthConfig } from './config';
@@ -16,7 +16,7 @@ import { UserService } from './users';
 /** Sending a code (in the background) waits for Telegram, with its own retries, behind the notification service. */
 const LOGIN_CODE_TIMEOUT_MS = 20_000;
 
-export const AUTH_SCHEMA_FILE = path.resolve(__dirname, '../schema.graphql');
+export const AUTH_SCHEMA_FILE = projectPath('subgraphs/auth/schema.graphql');
 
 export interface AuthService extends RunningServer {
   logger: Logger;

@@ -1,5 +1,5 @@
-import path from 'node:path';
 import { openInfrastructure } from '../../../kernel/src/infrastructure';
+import { projectPath } from '../../../kernel/src/project-root';
 import { loadTypeDefs, startSubgraph, type RunningServer } from '../../../kernel/src/server';
 import type { PrismaClient } from '../../../kernel/src/prisma';
 import type { CatalogConfig } from './config';
@@ -11,7 +11,7 @@ import { SubgraphClient } from '../../../kernel/src/subgraph-client';
 import { InventoryClient } from './inventory-client';
 import { productChangeAnnouncer, type ProductChangeListener } from './product-changes';
 
-export const CATALOG_SCHEMA_FILE = path.resolve(__dirname, '../schema.graphql');
+export const CATALOG_SCHEMA_FILE = projectPath('subgraphs/catalog/schema.graphql');
 
 /** The catalog's services over one database client; `changed` hears of each committed product change. */
 export function createCatalogServices(prisma: PrismaClient, changed?: ProductChangeListener): CatalogServices {

@@ -1,6 +1,6 @@
-import path from 'node:path';
 import { openInfrastructure } from '../../../kernel/src/infrastructure';
 import { createPrisma } from '../../../kernel/src/prisma';
+import { projectPath } from '../../../kernel/src/project-root';
 import { loadTypeDefs, startSubgraph, type RunningServer } from '../../../kernel/src/server';
 import { OutboxRelay } from '../../../kernel/src/events/outbox';
 import { PollingWorker } from '../../../kernel/src/polling-worker';
@@ -11,7 +11,7 @@ import { StockEvents } from './stock-events';
 import { StockService } from './stock';
 import { createInventoryContext, resolvers } from './resolvers';
 
-export const INVENTORY_SCHEMA_FILE = path.resolve(__dirname, '../schema.graphql');
+export const INVENTORY_SCHEMA_FILE = projectPath('subgraphs/inventory/schema.graphql');
 
 export interface InventoryServer extends RunningServer {
   reservations: ReservationService;

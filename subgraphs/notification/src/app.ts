@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
-import path from 'node:path';
 import { Api } from 'node-telegram-bot-api';
 import { openInfrastructure } from '../../../kernel/src/infrastructure';
+import { projectPath } from '../../../kernel/src/project-root';
 import { loadTypeDefs, startSubgraph, type RunningServer } from '../../../kernel/src/server';
 import type { NotificationConfig } from './config';
 import { LiveFeed } from './live-feed';
@@ -18,7 +18,7 @@ import { NotificationBot } from './telegram-bot';
 import { TelegramChats } from './telegram-chats';
 import { TelegramSender } from './telegram-sender';
 
-export const NOTIFICATION_SCHEMA_FILE = path.resolve(__dirname, '../schema.graphql');
+export const NOTIFICATION_SCHEMA_FILE = projectPath('subgraphs/notification/schema.graphql');
 
 /**
  * Wires the notification subgraph: the Telegram bot (the only one in the platform), the consumers

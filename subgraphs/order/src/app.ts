@@ -1,6 +1,6 @@
-import path from 'node:path';
 import { openInfrastructure } from '../../../kernel/src/infrastructure';
 import { createPrisma } from '../../../kernel/src/prisma';
+import { projectPath } from '../../../kernel/src/project-root';
 import { loadTypeDefs, startSubgraph, type RunningServer } from '../../../kernel/src/server';
 import { OutboxRelay } from '../../../kernel/src/events/outbox';
 import { liveChannel, type EventEnvelope, type OrderEvent } from '../../../kernel/src/events/envelope';
@@ -16,7 +16,7 @@ import { SubgraphClient } from '../../../kernel/src/subgraph-client';
 import { OrderTransitions } from './transitions';
 import { createOrderContext, resolvers } from './resolvers';
 
-export const ORDER_SCHEMA_FILE = path.resolve(__dirname, '../schema.graphql');
+export const ORDER_SCHEMA_FILE = projectPath('subgraphs/order/schema.graphql');
 
 
 export interface OrderServer extends RunningServer {
