@@ -13,7 +13,7 @@ import { ApolloGateway } from '@apollo/gateway';
 import { createLogger, type Logger } from '../../kernel/src/logger';
 import { JwtService } from '../../kernel/src/jwt';
 import { createRedis, redisReachable } from '../../kernel/src/redis';
-import { graphqlBodyErrors, graphqlBodyParser, healthRoutes } from '../../kernel/src/http';
+import { graphqlBodyErrors, graphqlBodyParser, healthRoutes, requestIds, requestLog } from '../../kernel/src/http';
 import { trustedProxies } from '../../kernel/src/client-address';
 import type { RunningServer } from '../../kernel/src/server';
 import type { GatewayConfig } from './config';
@@ -46,7 +46,7 @@ export interface GatewayServer extends RunningServer {
 }
 
 /** The one public endpoint: /graphql over HTTP (Sandbox for browsers), /health, /ready. */
-export async function startGateway(config: GatewayConfig, logger: Logger = createLogger('gateway', config.LOG_LEVEL, config.LOG_FILE)): Promise<GatewayServer> {
+export async function startGateway(config: GatewayConfig, logger: Logger = createLogger('gateway', config.LOG_LEVEL, config.LOG_FILE, config.NODE_ENV)): Promise<GatewayServer> {
   const jwt = await JwtService.create(config);
   const identity = new GatewayIdentity(jwt, trustedProxies(config.TRUSTED_PROXIES));
   const redis = createRedis(config.REDIS_URL, logger);
@@ -105,6 +105,7 @@ export async function startGateway(config: GatewayConfig, logger: Logger = creat
       costLimit(config.limits),
       mutations.plugin(),
       graphqlOverHttpStatus(),
+      requestLog(logger),
       ...(responseCache ? [responseCache.plugin()] : []),
       config.sandbox ? ApolloServerPluginLandingPageLocalDefault({ embed: true }) : ApolloServerPluginLandingPageDisabled(),
     ],
@@ -133,6 +134,7 @@ export async function startGateway(config: GatewayConfig, logger: Logger = creat
   const subgraphChecks = () =>
     Object.fromEntries([...subgraphs].map(([name, url]) => [`subgraph:${name}`, () => subgraphReady(url)]));
   healthRoutes(app, { redis: () => redisReachable(redis), ...subgraphChecks() });
+  app.use(requestIds());
   app.use(
     '/graphql',
     cors(),

@@ -1,5 +1,6 @@
 import { RemoteGraphQLDataSource, type GraphQLDataSourceProcessOptions } from '@apollo/gateway';
 import { AppError, ErrorCode } from '../../kernel/src/errors';
+import { requestHeaders } from '../../kernel/src/request-context';
 import type { GatewayContext } from './identity';
 import { subgraphFetcher } from './subgraph-fetcher';
 
@@ -20,6 +21,8 @@ export class SubgraphDataSource extends RemoteGraphQLDataSource<GatewayContext> 
   }
 
   override async willSendRequest({ request, context }: GraphQLDataSourceProcessOptions<GatewayContext>): Promise<void> {
+    // The subgraph logs its part of the request under the same id (traceparent is added by the undici instrumentation).
+    for (const [name, value] of Object.entries(requestHeaders())) request.http?.headers.set(name, value);
     if (!('internalToken' in context)) return;
     request.http?.headers.set('authorization', `Bearer ${await context.internalToken()}`);
   }

@@ -18,8 +18,8 @@ export interface Infrastructure {
 
 export async function openInfrastructure(
   service: string,
-  config: JwtConfig & { DATABASE_URL: string; DATABASE_ROLE?: string; DATABASE_POOL_SIZE: number; REDIS_URL: string; LOG_LEVEL: string; LOG_FILE?: string },
-  logger: Logger = createLogger(service, config.LOG_LEVEL, config.LOG_FILE),
+  config: JwtConfig & { DATABASE_URL: string; DATABASE_ROLE?: string; DATABASE_POOL_SIZE: number; REDIS_URL: string; LOG_LEVEL: string; LOG_FILE?: string; NODE_ENV?: string },
+  logger: Logger = createLogger(service, config.LOG_LEVEL, config.LOG_FILE, config.NODE_ENV),
 ): Promise<Infrastructure> {
   const jwt = await JwtService.create(config);
   let queries = 0;

@@ -11,7 +11,8 @@ import { buildSubgraphSchema } from '@apollo/subgraph';
 import { authenticate, socketAddress, type Identity } from './identity';
 import type { JwtService } from './jwt';
 import type { Logger } from './logger';
-import { formatError, graphqlBodyErrors, graphqlBodyParser, healthRoutes, type ReadinessCheck } from './http';
+import { formatError, graphqlBodyErrors, graphqlBodyParser, healthRoutes, requestIds, requestLog, type ReadinessCheck } from './http';
+import { currentRequestId } from './request-context';
 
 /** What every subgraph resolver receives; a subgraph adds its own fields (loaders, services). */
 export interface BaseContext {
@@ -72,11 +73,12 @@ export async function startSubgraph<TContext extends BaseContext>(options: Subgr
     // runService handles SIGINT/SIGTERM and stops everything in order.
     stopOnTerminationSignals: false,
     // No Apollo Studio here: inline traces would only cost time.
-    plugins: [ApolloServerPluginDrainHttpServer({ httpServer }), ApolloServerPluginInlineTraceDisabled()],
+    plugins: [ApolloServerPluginDrainHttpServer({ httpServer }), ApolloServerPluginInlineTraceDisabled(), requestLog(logger)],
   });
   await apollo.start();
 
   healthRoutes(app, options.readiness);
+  app.use(requestIds());
   options.routes?.(app);
   app.use(
     '/graphql',
@@ -84,8 +86,7 @@ export async function startSubgraph<TContext extends BaseContext>(options: Subgr
     expressMiddleware(apollo, {
       context: async ({ req }) => {
         const identity = await authenticate(jwt, req.headers.authorization, ['internal', 'service', 'access'], socketAddress(req));
-        const requestId = String(req.headers['x-request-id'] ?? '');
-        return options.context({ identity, requestId });
+        return options.context({ identity, requestId: currentRequestId() ?? '' });
       },
     }),
   );
