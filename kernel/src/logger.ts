@@ -11,8 +11,8 @@ const MASKS: Array<[RegExp, string | ((match: string, ...groups: string[]) => st
   [/\d{6,12}:[\w-]{30,}/g, '[bot-token]'],
   // A one-time code next to the word that names it ("code": "123456", code 123456, otp=123456).
   [/((?:code|otp)\b(?:[\s"':=]|\\")+)\d{4,8}(?!\d)/gi, '$1[code]'],
-  // Phone numbers in E.164: the country code and the last two digits stay, enough to tell two apart.
-  [/\+(\d{1,3})(\d{4,12})(\d{2})(?!\d)/g, (_match, country: string, middle: string, last: string) => `+${country}${'*'.repeat(middle.length)}${last}`],
+  // Phone numbers in E.164: the first two digits and the last two stay, enough to tell two apart.
+  [/\+(\d{2})(\d{5,13})(\d{2})(?!\d)/g, (_match, first: string, middle: string, last: string) => `+${first}${'*'.repeat(middle.length)}${last}`],
 ];
 
 /** A log line with its tokens, one-time codes and phone numbers masked (the line as written, so nested errors too). */
@@ -46,6 +46,8 @@ export function createLogger(
       paths: [
         'req.headers.authorization',
         'req.headers.cookie',
+        'headers.authorization',
+        'headers.cookie',
         '*.headers.authorization',
         '*.headers.cookie',
         '*.accessToken',

@@ -8,6 +8,7 @@
  * is OTEL_SERVICE_NAME, else the service the entry point belongs to (gateway, auth, catalog, ...).
  */
 import type * as Sdk from '@opentelemetry/sdk-node';
+import { loadDotenv } from './config';
 import type { Attributes, Context, Link, SpanKind } from '@opentelemetry/api';
 
 /** Paths polled by probes and scrapers: never the start of a trace. */
@@ -78,4 +79,6 @@ function startTracing(env: NodeJS.ProcessEnv): void {
   for (const signal of ['SIGTERM', 'SIGINT'] as const) process.once(signal, () => void sdk.shutdown().catch(() => undefined));
 }
 
+// OTEL_* variables may be in .env like any other (config.ts, which reads it, loads nothing traced).
+loadDotenv();
 startTracing(process.env);
