@@ -13,7 +13,7 @@ import { ApolloGateway } from '@apollo/gateway';
 import { createLogger, type Logger } from '../../kernel/src/logger';
 import { JwtService } from '../../kernel/src/jwt';
 import { createRedis, redisReachable } from '../../kernel/src/redis';
-import { graphqlBodyErrors, graphqlBodyParser, healthRoutes } from '../../kernel/src/http';
+import { graphqlBodyErrors, graphqlBodyParser, healthRoutes, requestIds, requestLog } from '../../kernel/src/http';
 import { trustedProxies } from '../../kernel/src/client-address';
 import { Metrics, metricsEndpointOf, serveMetrics } from '../../kernel/src/metrics';
 import type { RunningServer } from '../../kernel/src/server';
@@ -47,7 +47,7 @@ export interface GatewayServer extends RunningServer {
 }
 
 /** The one public endpoint: /graphql over HTTP (Sandbox for browsers), /health, /ready. */
-export async function startGateway(config: GatewayConfig, logger: Logger = createLogger('gateway', config.LOG_LEVEL, config.LOG_FILE)): Promise<GatewayServer> {
+export async function startGateway(config: GatewayConfig, logger: Logger = createLogger('gateway', config.LOG_LEVEL, config.LOG_FILE, config.NODE_ENV)): Promise<GatewayServer> {
   const jwt = await JwtService.create(config);
   const identity = new GatewayIdentity(jwt, trustedProxies(config.TRUSTED_PROXIES));
   const redis = createRedis(config.REDIS_URL, logger);
@@ -108,6 +108,7 @@ export async function startGateway(config: GatewayConfig, logger: Logger = creat
       costLimit(config.limits),
       mutations.plugin(),
       graphqlOverHttpStatus(),
+      requestLog(logger),
       ...(responseCache ? [responseCache.plugin()] : []),
       config.sandbox ? ApolloServerPluginLandingPageLocalDefault({ embed: true }) : ApolloServerPluginLandingPageDisabled(),
     ],
@@ -138,6 +139,7 @@ export async function startGateway(config: GatewayConfig, logger: Logger = creat
     Object.fromEntries([...subgraphs].map(([name, url]) => [`subgraph:${name}`, () => subgraphReady(url)]));
   healthRoutes(app, { redis: () => redisReachable(redis), ...subgraphChecks() });
   const metricsServer = await serveMetrics(metrics, app, config.GATEWAY_HOST, () => (httpServer.address() as AddressInfo).port);
+  app.use(requestIds());
   app.use(
     '/graphql',
     cors(),

@@ -1,6 +1,7 @@
 import { RemoteGraphQLDataSource, type GraphQLDataSourceProcessOptions } from '@apollo/gateway';
 import { AppError, ErrorCode } from '../../kernel/src/errors';
 import type { Metrics } from '../../kernel/src/metrics';
+import { requestHeaders } from '../../kernel/src/request-context';
 import type { GatewayContext } from './identity';
 import { subgraphFetcher, type FetchOutcome } from './subgraph-fetcher';
 
@@ -22,6 +23,8 @@ export class SubgraphDataSource extends RemoteGraphQLDataSource<GatewayContext> 
   }
 
   override async willSendRequest({ request, context }: GraphQLDataSourceProcessOptions<GatewayContext>): Promise<void> {
+    // The subgraph logs its part of the request under the same id (traceparent is added by the undici instrumentation).
+    for (const [name, value] of Object.entries(requestHeaders())) request.http?.headers.set(name, value);
     if (!('internalToken' in context)) return;
     request.http?.headers.set('authorization', `Bearer ${await context.internalToken()}`);
   }

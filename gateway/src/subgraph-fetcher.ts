@@ -95,7 +95,9 @@ export function subgraphFetcher(
   const fetcher = (async (_url: string, init: FetcherInit) => {
     const body = typeof init?.body === 'string' ? init.body : '';
     if (!dedupeQueries || !isQuery(body)) return new SubgraphResponse(url, await send(init));
-    const key = `${JSON.stringify(init?.headers)}\n${body}`;
+    // Not the request id: two requests sharing a fetch is the point (the subgraph logs it under the first one's).
+    const { 'x-request-id': _requestId, ...headers } = (init?.headers ?? {}) as Record<string, string>;
+    const key = `${JSON.stringify(headers)}\n${body}`;
     let answer = inflight.get(key);
     if (!answer) {
       answer = send(init);

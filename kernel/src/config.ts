@@ -12,7 +12,7 @@ export class ConfigError extends Error {
 let dotenvLoaded = false;
 
 /** Loads `.env` from the project root once; real environment variables win. */
-function loadDotenv(): void {
+export function loadDotenv(): void {
   if (dotenvLoaded) return;
   dotenvLoaded = true;
   const file = projectPath('.env');

@@ -2,8 +2,10 @@ import type { ErrorRequestHandler, Express, RequestHandler } from 'express';
 import express from 'express';
 import { GraphQLError, type GraphQLFormattedError } from 'graphql';
 import { unwrapResolverError } from '@apollo/server/errors';
+import type { ApolloServerPlugin } from '@apollo/server';
 import { ErrorCode, isAppError, type AppError } from './errors';
 import type { Logger } from './logger';
+import { requestIdFor, runForRequest } from './request-context';
 
 /** Largest JSON body a GraphQL endpoint accepts. */
 export const MAX_BODY_BYTES = 100 * 1024;
@@ -23,6 +25,35 @@ export function healthRoutes(app: Express, checks: Record<string, ReadinessCheck
       checks: Object.fromEntries(entries.map(([name, ok]) => [name, ok ? 'up' : 'down'])),
     });
   });
+}
+
+/**
+ * Each request runs as work for its request id (request-context.ts), answered in x-request-id: the
+ * trace id when tracing, else the caller's x-request-id (the gateway's, for a subgraph), else a new one.
+ */
+export function requestIds(): RequestHandler {
+  return (req, res, next) => {
+    const requestId = requestIdFor(req.headers['x-request-id']);
+    res.setHeader('x-request-id', requestId);
+    runForRequest(requestId, next);
+  };
+}
+
+/** One debug line per GraphQL operation served (the logger's mixin adds its request id). */
+export function requestLog(logger: Logger): ApolloServerPlugin {
+  return {
+    async requestDidStart({ request }) {
+      const started = performance.now();
+      return {
+        async willSendResponse({ operationName, errors }) {
+          logger.debug(
+            { operationName: operationName ?? request.operationName ?? null, errors: errors?.length ?? 0, ms: Math.round(performance.now() - started) },
+            'graphql operation served',
+          );
+        },
+      };
+    },
+  };
 }
 
 /** The JSON body parser for /graphql, bounded in size. */

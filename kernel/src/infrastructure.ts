@@ -30,8 +30,9 @@ export async function openInfrastructure(
     LOG_FILE?: string;
     METRICS_TOKEN?: string;
     METRICS_PORT?: number;
+    NODE_ENV?: string;
   },
-  logger: Logger = createLogger(service, config.LOG_LEVEL, config.LOG_FILE),
+  logger: Logger = createLogger(service, config.LOG_LEVEL, config.LOG_FILE, config.NODE_ENV),
 ): Promise<Infrastructure> {
   const jwt = await JwtService.create(config);
   let queries = 0;

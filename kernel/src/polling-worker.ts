@@ -1,3 +1,5 @@
+import { runOutsideRequests } from './request-context';
+
 export interface PollingWorkerOptions<T> {
   /** One round of work; a rejection counts as a failed round. */
   run: () => Promise<T>;
@@ -80,7 +82,8 @@ export class PollingWorker<T = unknown> {
   private schedule(delayMs: number): void {
     clearTimeout(this.timer);
     const notBefore = this.options.notBefore?.() ?? 0;
-    this.timer = setTimeout(() => void this.tick(), Math.max(delayMs, notBefore - Date.now(), 0));
+    // A round works for no one request, even when a request's kick scheduled it: its logs and spans are its own.
+    this.timer = setTimeout(() => void runOutsideRequests(() => this.tick()), Math.max(delayMs, notBefore - Date.now(), 0));
     // A process with nothing else to do may exit: stopping the worker is its owner's business.
     this.timer.unref();
   }

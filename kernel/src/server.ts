@@ -11,8 +11,9 @@ import { buildSubgraphSchema } from '@apollo/subgraph';
 import { authenticate, socketAddress, type Identity } from './identity';
 import type { JwtService } from './jwt';
 import type { Logger } from './logger';
-import { formatError, graphqlBodyErrors, graphqlBodyParser, healthRoutes, type ReadinessCheck } from './http';
+import { formatError, graphqlBodyErrors, graphqlBodyParser, healthRoutes, requestIds, requestLog, type ReadinessCheck } from './http';
 import { serveMetrics, type Metrics } from './metrics';
+import { currentRequestId } from './request-context';
 
 /** What every subgraph resolver receives; a subgraph adds its own fields (loaders, services). */
 export interface BaseContext {
@@ -77,12 +78,13 @@ export async function startSubgraph<TContext extends BaseContext>(options: Subgr
     // runService handles SIGINT/SIGTERM and stops everything in order.
     stopOnTerminationSignals: false,
     // No Apollo Studio here: inline traces would only cost time.
-    plugins: [ApolloServerPluginDrainHttpServer({ httpServer }), ApolloServerPluginInlineTraceDisabled(), options.metrics.graphqlPlugin()],
+    plugins: [ApolloServerPluginDrainHttpServer({ httpServer }), ApolloServerPluginInlineTraceDisabled(), options.metrics.graphqlPlugin(), requestLog(logger)],
   });
   await apollo.start();
 
   healthRoutes(app, options.readiness);
   const metricsServer = await serveMetrics(options.metrics, app, options.host ?? '127.0.0.1', () => (httpServer.address() as AddressInfo).port);
+  app.use(requestIds());
   options.routes?.(app);
   app.use(
     '/graphql',
@@ -90,8 +92,7 @@ export async function startSubgraph<TContext extends BaseContext>(options: Subgr
     expressMiddleware(apollo, {
       context: async ({ req }) => {
         const identity = await authenticate(jwt, req.headers.authorization, ['internal', 'service', 'access'], socketAddress(req));
-        const requestId = String(req.headers['x-request-id'] ?? '');
-        return options.context({ identity, requestId });
+        return options.context({ identity, requestId: currentRequestId() ?? '' });
       },
     }),
   );

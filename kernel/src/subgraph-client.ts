@@ -1,4 +1,5 @@
 import type { DocumentTypeDecoration } from '@graphql-typed-document-node/core';
+import { requestHeaders } from './request-context';
 
 /** What a subgraph answered: its data, or its errors with their codes. */
 export interface SubgraphAnswer<T> {
@@ -50,7 +51,8 @@ export class SubgraphClient {
     try {
       response = await fetch(url, {
         method: 'POST',
-        headers: { 'content-type': 'application/json', authorization: `Bearer ${await serviceToken()}` },
+        // The request this call is part of goes along: x-request-id here, traceparent from the undici instrumentation.
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${await serviceToken()}`, ...requestHeaders() },
         body: JSON.stringify({ query: operation.toString(), variables }),
         signal: AbortSignal.timeout(timeoutMs),
       });

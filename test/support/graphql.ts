@@ -3,6 +3,7 @@ import type { DocumentTypeDecoration } from '@graphql-typed-document-node/core';
 /** A plain HTTP GraphQL client for tests: what a web or mobile front end sends. */
 export interface GraphQLResponse<T = Record<string, any>> {
   status: number;
+  headers: Headers;
   data?: T | null;
   errors?: Array<{ message: string; path?: string[]; extensions?: Record<string, any> }>;
   raw: string;
@@ -46,7 +47,7 @@ export async function graphql<T = Record<string, any>, V = Record<string, unknow
   } catch {
     // leave body empty; the test sees `raw`
   }
-  return { status: response.status, data: body.data, errors: body.errors, raw };
+  return { status: response.status, headers: response.headers, data: body.data, errors: body.errors, raw };
 }
 
 /** The `extensions.code` of the first error, for compact assertions. */

@@ -39,7 +39,7 @@ export async function bindTelegram(telegram: FakeTelegram, phone: string): Promi
 }
 
 /** Asks for a code through the gateway and reads it from the message the bot sent. */
-export async function requestCode(stack: Stack, telegram: FakeTelegram, person: FakeUser, phone: string): Promise<string> {
+export async function requestCode(stack: Pick<Stack, 'gql'>, telegram: FakeTelegram, person: FakeUser, phone: string): Promise<string> {
   const response = await stack.gql(REQUEST_OTP, { phone });
   if (response.errors) throw new Error(`requestOtp failed: ${JSON.stringify(response.errors)}`);
   const message = await telegram.waitForMessage({ chatId: person.chatId, textMatches: /login code: \d{6}/ });
@@ -55,7 +55,7 @@ export interface Session {
 }
 
 /** The whole login: bind the chat, request a code, verify it. */
-export async function login(stack: Stack, telegram: FakeTelegram, phone = randomPhone()): Promise<Session> {
+export async function login(stack: Pick<Stack, 'gql'>, telegram: FakeTelegram, phone = randomPhone()): Promise<Session> {
   const person = await bindTelegram(telegram, phone);
   const code = await requestCode(stack, telegram, person, phone);
   const response = await stack.gql(VERIFY_OTP, { phone, code });

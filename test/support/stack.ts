@@ -1,5 +1,7 @@
+import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import net from 'node:net';
+import path from 'node:path';
 import Redis from 'ioredis';
 import { startAuthService } from '../../subgraphs/auth/src/app';
 import { loadAuthConfig } from '../../subgraphs/auth/src/config';
@@ -94,7 +96,8 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
   }
 }
 
-async function startStackOnce(options: StackOptions): Promise<Stack> {
+/** Free ports for the five subgraphs, and the environment with which each service finds the others there. */
+async function stackEnvironment(options: StackOptions): Promise<{ env: NodeJS.ProcessEnv; urls: Record<SubgraphName, string> }> {
   const ports = Object.fromEntries(await Promise.all(SUBGRAPHS.map(async (name) => [name, await freePort()] as const))) as Record<SubgraphName, number>;
   const urls = Object.fromEntries(SUBGRAPHS.map((name) => [name, `http://127.0.0.1:${ports[name]}/graphql`])) as Record<SubgraphName, string>;
   const env = testEnv({
@@ -111,6 +114,11 @@ async function startStackOnce(options: StackOptions): Promise<Stack> {
     NOTIFICATION_URL: urls.notification,
     ...options.env,
   });
+  return { env, urls };
+}
+
+async function startStackOnce(options: StackOptions): Promise<Stack> {
+  const { env } = await stackEnvironment(options);
   const envFor = (name: SubgraphName | 'gateway') => ({ ...env, ...options.serviceEnv?.[name] });
   const servers: RunningServer[] = [];
   const started = <T extends RunningServer>(server: T): T => {
@@ -187,4 +195,85 @@ export function useStack(
     await holder.telegram?.close();
   });
   return holder;
+}
+
+/** A supergraph whose services run as processes of their own (startProcessStack). */
+export type ProcessStack = Omit<Stack, 'servers' | 'metricsUrls'>;
+
+const ROOT = path.resolve(__dirname, '../..');
+const ENTRIES: Record<SubgraphName | 'gateway', string> = {
+  auth: 'subgraphs/auth/src/main.ts',
+  catalog: 'subgraphs/catalog/src/main.ts',
+  inventory: 'subgraphs/inventory/src/main.ts',
+  order: 'subgraphs/order/src/main.ts',
+  notification: 'subgraphs/notification/src/main.ts',
+  gateway: 'gateway/src/main.ts',
+};
+/** How long a cold start (tsx compiling, Prisma, Redis) may take on a busy machine. */
+const PROCESS_START_TIMEOUT_MS = 60_000;
+
+/** One service as `npm start` runs it: `node --import tsx <its main.ts>`, ready once its /ready answers. */
+async function startServiceProcess(name: SubgraphName | 'gateway', env: NodeJS.ProcessEnv, port: number): Promise<ChildProcess> {
+  const child = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, ENTRIES[name])], { cwd: ROOT, env, stdio: ['ignore', 'ignore', 'inherit'] });
+  const deadline = Date.now() + PROCESS_START_TIMEOUT_MS;
+  for (;;) {
+    if (child.exitCode !== null || child.signalCode !== null) throw new Error(`${name} exited while starting (${child.exitCode ?? child.signalCode})`);
+    try {
+      if ((await fetch(`http://127.0.0.1:${port}/ready`, { signal: AbortSignal.timeout(1000) })).ok) return child;
+    } catch {
+      // not listening yet
+    }
+    if (Date.now() > deadline) {
+      child.kill('SIGKILL');
+      throw new Error(`${name} was not ready within ${PROCESS_START_TIMEOUT_MS} ms`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+}
+
+async function stopProcess(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise((resolve) => child.once('exit', resolve));
+  child.kill('SIGTERM');
+  const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+  await exited;
+  clearTimeout(timer);
+}
+
+/**
+ * The supergraph as `npm start` runs it: each service its own process, started through its main.ts
+ * (so with its own OpenTelemetry SDK and service name, when OTEL_EXPORTER_OTLP_ENDPOINT is set).
+ * Slower to start than startStack: for what only separate processes show.
+ */
+export async function startProcessStack(options: StackOptions = {}): Promise<ProcessStack> {
+  const { env: base, urls } = await stackEnvironment(options);
+  const gatewayPort = await freePort();
+  const env: NodeJS.ProcessEnv = { PATH: process.env.PATH, ...base, GATEWAY_PORT: String(gatewayPort) };
+  const envFor = (name: SubgraphName | 'gateway') => ({ ...env, ...options.serviceEnv?.[name] });
+  const children: ChildProcess[] = [];
+  const started = (child: ChildProcess) => {
+    children.push(child);
+    return child;
+  };
+  const stopAll = () => Promise.all(children.map(stopProcess));
+  try {
+    await Promise.all(SUBGRAPHS.map((name) => startServiceProcess(name, envFor(name), Number(new URL(urls[name]).port)).then(started)));
+    started(await startServiceProcess('gateway', envFor('gateway'), gatewayPort));
+  } catch (error) {
+    await stopAll();
+    throw error;
+  }
+  const gatewayUrl = `http://127.0.0.1:${gatewayPort}/graphql`;
+  const jwt = await JwtService.create(loadGatewayConfig(env));
+  return {
+    env,
+    gatewayUrl,
+    urls,
+    serviceToken: (service = 'order') => jwt.signService(service),
+    gql: (query, variables, requestOptions) => graphql(gatewayUrl, query, variables, requestOptions),
+    stop: async () => {
+      await stopAll();
+      await deleteRedisKeys(env.REDIS_URL!, env.REDIS_KEY_PREFIX!);
+    },
+  };
 }

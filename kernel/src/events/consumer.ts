@@ -4,6 +4,7 @@ import type { Logger } from '../logger';
 import { oncePerScrape, type Metrics } from '../metrics';
 import type { Redis } from '../redis';
 import { deadLetterKey, parseEnvelope, streamKey, type EventEnvelope } from './envelope';
+import { SpanKind, continueTrace } from '../request-context';
 
 export interface StreamConsumerOptions {
   /** Used for acks and claims; the blocking reads get their own connection (`redis.duplicate()`). */
@@ -216,9 +217,21 @@ export class StreamConsumer {
     }
     if (deliveries > this.maxDeliveries) return this.deadLetter(id, raw, `delivered ${deliveries} times`);
     try {
-      await this.options.handle(event);
-    } catch (error) {
-      logger.warn({ err: error, eventId: event.id, type: event.type, group, deliveries }, 'event handler failed; the event will be retried');
+      // Handled as part of the request that caused the event: its trace goes on here, its id is on the logs.
+      await continueTrace(
+        event,
+        `process ${event.type}`,
+        { kind: SpanKind.CONSUMER, attributes: { 'messaging.system': 'redis', 'messaging.destination.name': this.key, 'messaging.consumer.group.name': group, 'messaging.message.id': event.id } },
+        async () => {
+          try {
+            await this.options.handle(event);
+          } catch (error) {
+            logger.warn({ err: error, eventId: event.id, type: event.type, group, deliveries }, 'event handler failed; the event will be retried');
+            throw error;
+          }
+        },
+      );
+    } catch {
       this.counters?.handled.inc({ stream: this.options.stream, group, outcome: 'failed' });
       return;
     }

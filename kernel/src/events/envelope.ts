@@ -10,6 +10,10 @@ export interface EventEnvelope<T = unknown> {
   /** ISO 8601. */
   occurredAt: string;
   payload: T;
+  /** The request that caused it (request-context.ts): a consumer logs under its id and continues its trace. */
+  requestId?: string;
+  /** W3C traceparent, when the producer traces. */
+  traceparent?: string;
 }
 
 /** The durable Redis Stream of `stream` (read by services with consumer groups). */
@@ -104,5 +108,14 @@ export function parseEnvelope(raw: string): EventEnvelope {
   ) {
     throw new Error('not an event envelope');
   }
-  return { id: value.id, type: value.type, source: value.source, occurredAt: value.occurredAt, payload: value.payload };
+  const { requestId, traceparent } = value;
+  return {
+    id: value.id,
+    type: value.type,
+    source: value.source,
+    occurredAt: value.occurredAt,
+    payload: value.payload,
+    ...(typeof requestId === 'string' ? { requestId } : {}),
+    ...(typeof traceparent === 'string' ? { traceparent } : {}),
+  };
 }

@@ -6,6 +6,7 @@ import type { Redis } from '../redis';
 import { PollingWorker } from '../polling-worker';
 import { EVENT_STREAMS, streamKey, type EventEnvelope, type EventPayloads, type EventType } from './envelope';
 import { schemaTable } from './sql';
+import { SpanKind, SpanStatusCode, currentTrace, startContinuedSpan, type Span } from '../request-context';
 
 /** A known event type must come with its payload; any other type takes any JSON payload. */
 type PayloadOf<K extends string> = K extends EventType ? EventPayloads[K] : unknown;
@@ -35,14 +36,19 @@ export async function enqueueEvent<K extends string>(
     source: input.source,
     occurredAt: new Date().toISOString(),
     payload: input.payload,
+    // The request writing it: its consumers carry on its trace and its request id.
+    ...currentTrace(),
   };
   await tx.$executeRawUnsafe(
-    `INSERT INTO ${schemaTable(schema, 'outbox_events')} (id, stream, type, payload, created_at) VALUES ($1::uuid, $2, $3, $4::jsonb, $5::timestamptz)`,
+    `INSERT INTO ${schemaTable(schema, 'outbox_events')} (id, stream, type, payload, created_at, request_id, traceparent)
+     VALUES ($1::uuid, $2, $3, $4::jsonb, $5::timestamptz, $6, $7)`,
     event.id,
     input.stream,
     input.type,
     JSON.stringify(event.payload ?? null),
     event.occurredAt,
+    event.requestId ?? null,
+    event.traceparent ?? null,
   );
   return event;
 }
@@ -85,6 +91,8 @@ interface OutboxRow {
   type: string;
   payload: string;
   occurred_at: string;
+  request_id: string | null;
+  traceparent: string | null;
 }
 
 /**
@@ -199,7 +207,7 @@ export class OutboxRelay {
         if (!lock?.locked) return 0;
         const rows = await tx.$queryRawUnsafe<OutboxRow[]>(
           `SELECT id::text AS id, stream, type, payload::text AS payload,
-                  to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS occurred_at
+                  to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS occurred_at, request_id, traceparent
              FROM ${this.table} WHERE published_at IS NULL ORDER BY seq LIMIT $1`,
           this.batchSize,
         );
@@ -217,8 +225,15 @@ export class OutboxRelay {
   private async sendToRedis(rows: OutboxRow[]): Promise<void> {
     const { redis, keyPrefix, live, logger } = this.options;
     const pipeline = redis.pipeline();
+    // One span per event in its request's trace, ended once Redis has it: consumers continue from there.
+    const spans: Span[] = [];
     for (const row of rows) {
-      const event: EventEnvelope = { id: row.id, type: row.type, source: this.source, occurredAt: row.occurred_at, payload: JSON.parse(row.payload) };
+      const { span, carried } = startContinuedSpan({ requestId: row.request_id, traceparent: row.traceparent }, `publish ${row.type}`, {
+        kind: SpanKind.PRODUCER,
+        attributes: { 'messaging.system': 'redis', 'messaging.destination.name': streamKey(keyPrefix, row.stream), 'messaging.message.id': row.id },
+      });
+      spans.push(span);
+      const event: EventEnvelope = { id: row.id, type: row.type, source: this.source, occurredAt: row.occurred_at, payload: JSON.parse(row.payload), ...carried };
       pipeline.xadd(streamKey(keyPrefix, row.stream), 'MAXLEN', '~', this.streamMaxLen, '*', 'event', JSON.stringify(event));
       let message: LiveMessage | undefined;
       try {
@@ -237,8 +252,12 @@ export class OutboxRelay {
       const results = await Promise.race([pipeline.exec(), timeout]);
       const failed = results?.find(([error]) => error);
       if (!results || failed) throw failed?.[0] ?? new Error('Redis did not run the pipeline');
+    } catch (error) {
+      for (const span of spans) span.setStatus({ code: SpanStatusCode.ERROR, message: String(error) });
+      throw error;
     } finally {
       clearTimeout(timer);
+      for (const span of spans) span.end();
     }
   }
 }

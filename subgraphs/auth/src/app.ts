@@ -23,7 +23,7 @@ export interface AuthService extends RunningServer {
 }
 
 /** Wires the auth subgraph: Prisma, Redis, JWT, code delivery (through the notification service) and the GraphQL server. */
-export async function startAuthService(config: AuthConfig, logger: Logger = createLogger('auth', config.LOG_LEVEL, config.LOG_FILE)): Promise<AuthService> {
+export async function startAuthService(config: AuthConfig, logger: Logger = createLogger('auth', config.LOG_LEVEL, config.LOG_FILE, config.NODE_ENV)): Promise<AuthService> {
   const infra = await openInfrastructure('auth', config, logger);
   const { prisma, redis, jwt } = infra;
   const adminPhones = new Set(config.ADMIN_PHONES.map((phone) => normalizePhone(phone, config.DEFAULT_PHONE_REGION, 'ADMIN_PHONES')));

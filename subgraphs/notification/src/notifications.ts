@@ -1,6 +1,7 @@
 import { TRANSACTION_OPTIONS, type Notification, type PrismaClient, type Prisma, type TelegramChat, type Tx } from '../../../kernel/src/prisma';
 import { badUserInput } from '../../../kernel/src/errors';
 import { isUuid } from '../../../kernel/src/ids';
+import { currentTrace } from '../../../kernel/src/request-context';
 import { keysetPage } from '../../../kernel/src/pagination';
 import { processOnce } from '../../../kernel/src/events/idempotency';
 import type { NotificationDraft } from './messages';
@@ -85,8 +86,10 @@ export class NotificationService {
       : [];
     const chatOf = new Map(chats.map((chat) => [chat.userId, chat]));
     const now = new Date();
+    // The Telegram sender sends each as part of the request it came from.
+    const trace = currentTrace();
     return tx.notification.createManyAndReturn({
-      data: valid.map((draft) => ({ ...draft, eventId, ...this.initialDelivery(chatOf.get(draft.userId), now) })),
+      data: valid.map((draft) => ({ ...draft, eventId, ...trace, ...this.initialDelivery(chatOf.get(draft.userId), now) })),
       skipDuplicates: true,
     });
   }

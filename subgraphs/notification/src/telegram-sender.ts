@@ -4,6 +4,7 @@ import type { Logger } from '../../../kernel/src/logger';
 import { Metrics } from '../../../kernel/src/metrics';
 import { claimDue } from '../../../kernel/src/claim-due';
 import { PollingWorker } from '../../../kernel/src/polling-worker';
+import { continueTrace } from '../../../kernel/src/request-context';
 import { telegramText } from './messages';
 import { OrderButtons } from './order-buttons';
 import type { TelegramChats } from './telegram-chats';
@@ -33,6 +34,8 @@ interface Claimed {
   order_id: string | null;
   attempts: number;
   created_at: Date;
+  request_id: string | null;
+  traceparent: string | null;
 }
 
 type Outcome =
@@ -144,7 +147,7 @@ export class TelegramSender {
       limit: this.batchSize,
       set: Prisma.sql`telegram_next_attempt_at = now() + make_interval(secs => ${this.leaseMs / 1000}::float8)`,
       returning: Prisma.sql`id::text AS id, user_id::text AS user_id, kind::text AS kind, title, body,
-                            order_id::text AS order_id, telegram_attempts AS attempts, created_at`,
+                            order_id::text AS order_id, telegram_attempts AS attempts, created_at, request_id, traceparent`,
     });
     return rows.sort((a, b) => a.created_at.getTime() - b.created_at.getTime() || a.id.localeCompare(b.id));
   }
@@ -159,7 +162,9 @@ export class TelegramSender {
         return;
       }
       const chat = chatOf.get(row.user_id);
-      const outcome = await this.deliver(row, chat);
+      const outcome = await continueTrace({ requestId: row.request_id, traceparent: row.traceparent }, 'send telegram message', { attributes: { 'notification.id': row.id } }, () =>
+        this.deliver(row, chat),
+      );
       if (chat && outcome.status === 'FAILED' && outcome.chatBlocked) chatOf.set(row.user_id, { ...chat, blockedAt: new Date() });
       await this.settle(row, outcome);
     }

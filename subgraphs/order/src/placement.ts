@@ -1,6 +1,7 @@
 import type { Order, OrderLine, PrismaClient } from '../../../kernel/src/prisma';
 import type { Tx } from '../../../kernel/src/prisma';
 import { isUuid } from '../../../kernel/src/ids';
+import { currentTrace } from '../../../kernel/src/request-context';
 import { AppError, badUserInput, conflict } from '../../../kernel/src/errors';
 import { ErrorCode } from './errors';
 import { TRANSACTION_OPTIONS } from '../../../kernel/src/prisma';
@@ -89,6 +90,8 @@ export class OrderPlacement {
           currency: priced.currency,
           sagaStep: 'RESERVING',
           sagaNextAttemptAt: saga.leaseUntil(),
+          // Should the saga worker resume it, it does so as part of this request.
+          ...currentTrace(),
           lines: { create: priced.lines },
           history: { create: { from: null, to: 'PENDING', actor } },
         },

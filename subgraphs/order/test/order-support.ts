@@ -44,7 +44,7 @@ export function ok<T>(response: GraphQLResponse<T>): T {
 /** An admin's shop: products with stock, created through the gateway as an admin would. */
 export class Shop {
   constructor(
-    readonly stack: Stack,
+    readonly stack: Pick<Stack, 'gql'>,
     readonly admin: Session,
   ) {}
 

@@ -1,6 +1,7 @@
 import type { PrismaClient } from '../../../../kernel/src/prisma';
 import type { Logger } from '../../../../kernel/src/logger';
 import { oncePerScrape, type Metrics } from '../../../../kernel/src/metrics';
+import { continueTrace } from '../../../../kernel/src/request-context';
 import type { Failpoints } from '../failpoints';
 import type { InventoryClient, InventoryOutcome } from '../inventory-client';
 import type { OrderTransitions } from '../transitions';
@@ -90,6 +91,16 @@ export class OrderSaga {
       const next = await this.step(order, actor);
       if (next === 'stop') return;
     }
+  }
+
+  /**
+   * The worker's way in: a saga resumed in the background (a retry, a dead process's order, a
+   * confirmation that timed out) goes on in the trace and under the request id of the request that placed the order.
+   */
+  async resume(orderId: string): Promise<void> {
+    const order = await this.store.load(orderId);
+    if (!order || order.sagaStep === 'NONE') return;
+    await continueTrace(order, 'resume order saga', { attributes: { 'order.id': orderId, 'order.saga_step': order.sagaStep } }, () => this.run(orderId, 'system'));
   }
 
   private async step(order: SagaOrder, actor: string): Promise<Next> {

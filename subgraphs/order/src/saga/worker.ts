@@ -42,7 +42,7 @@ export class SagaWorker {
     const ids = [...new Set([...expired, ...due])];
     if (ids.length) this.options.logger.debug({ expired: expired.length, due: due.length }, 'saga worker resumes orders');
     await Promise.all(
-      ids.map((id) => this.saga.run(id, 'system').catch((error: unknown) => this.options.logger.error({ err: error, orderId: id }, 'saga run failed'))),
+      ids.map((id) => this.saga.resume(id).catch((error: unknown) => this.options.logger.error({ err: error, orderId: id }, 'saga run failed'))),
     );
   }
 }
