@@ -15,7 +15,7 @@ import { JwtService } from '../../kernel/src/jwt';
 import { createRedis, redisReachable } from '../../kernel/src/redis';
 import { graphqlBodyErrors, graphqlBodyParser, healthRoutes } from '../../kernel/src/http';
 import { trustedProxies } from '../../kernel/src/client-address';
-import type { RunningServer } from '../../kernel/src/server';
+import { Draining, type RunningServer } from '../../kernel/src/server';
 import type { GatewayConfig } from './config';
 import { GatewayIdentity, type GatewayContext } from './identity';
 import { SubscriptionServer, internalFieldGuard } from './subscriptions';
@@ -73,6 +73,7 @@ export async function startGateway(config: GatewayConfig, logger: Logger = creat
   const app = express();
   app.disable('x-powered-by');
   const httpServer = http.createServer(app);
+  const draining = new Draining(httpServer, config);
   const production = config.NODE_ENV === 'production';
   const errors = gatewayFormatError(logger, config.limits);
   const mutations = new MutationLimiter(redis, config.REDIS_KEY_PREFIX, {
@@ -100,7 +101,7 @@ export async function startGateway(config: GatewayConfig, logger: Logger = creat
     parseOptions: parseOptions(config.limits),
     validationRules: limitRules(config.limits),
     plugins: [
-      ApolloServerPluginDrainHttpServer({ httpServer }),
+      ApolloServerPluginDrainHttpServer({ httpServer, stopGracePeriodMillis: draining.graceMs }),
       internalFieldGuard(new Set(Object.values(routes).map((route) => route.eventField))),
       costLimit(config.limits),
       mutations.plugin(),
@@ -132,7 +133,7 @@ export async function startGateway(config: GatewayConfig, logger: Logger = creat
 
   const subgraphChecks = () =>
     Object.fromEntries([...subgraphs].map(([name, url]) => [`subgraph:${name}`, () => subgraphReady(url)]));
-  healthRoutes(app, { redis: () => redisReachable(redis), ...subgraphChecks() });
+  healthRoutes(app, { redis: () => redisReachable(redis), ...subgraphChecks() }, draining.stopping);
   app.use(
     '/graphql',
     cors(),
@@ -157,6 +158,8 @@ export async function startGateway(config: GatewayConfig, logger: Logger = creat
     httpServer,
     logger,
     stop: async () => {
+      await draining.closePort();
+      // Websockets close with 1001 and event streams end, so their clients reconnect to another gateway; then HTTP requests in flight finish.
       await subscriptions.stop();
       await apollo.stop();
       responseCache?.stop();

@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { z } from 'zod';
-import { env, loadConfig } from '../../kernel/src/config';
+import { env, loadConfig, shutdownConfigShape } from '../../kernel/src/config';
 import { jwtConfigShape } from '../../kernel/src/jwt';
 import { MAX_BODY_BYTES } from '../../kernel/src/http';
 import type { OperationLimits } from './operation-limits';
@@ -8,6 +8,7 @@ import type { OperationLimits } from './operation-limits';
 const optionalUrl = () => env.url().optional();
 
 export const gatewayConfigShape = {
+  ...shutdownConfigShape,
   NODE_ENV: env.nodeEnv(),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   /** Append log lines to this file instead of writing them to stdout. */

@@ -74,8 +74,18 @@ export const env = {
       .transform((v) => (v === 'none' ? undefined : v)),
 };
 
+/** How a process stops on SIGTERM (README, "Reloading and stopping"): every service and the gateway read these. */
+export const shutdownConfigShape = {
+  /** From SIGTERM to exit at the latest: what is still running then is cut off, and the process exits anyway. */
+  SHUTDOWN_TIMEOUT_MS: env.positiveInt(10_000),
+  /** /ready answers 503 this long before the port closes, so a load balancer stops sending new work first. */
+  SHUTDOWN_DELAY_MS: z.coerce.number().int().min(0).default(0),
+};
+export type ShutdownConfig = z.infer<z.ZodObject<typeof shutdownConfigShape>>;
+
 /** Variables every service reads. */
 export const commonConfigShape = {
+  ...shutdownConfigShape,
   NODE_ENV: env.nodeEnv(),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   /** Append log lines to this file instead of writing them to stdout. */

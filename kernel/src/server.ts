@@ -12,6 +12,7 @@ import { authenticate, socketAddress, type Identity } from './identity';
 import type { JwtService } from './jwt';
 import type { Logger } from './logger';
 import { formatError, graphqlBodyErrors, graphqlBodyParser, healthRoutes, type ReadinessCheck } from './http';
+import { loadConfig, shutdownConfigShape, type ShutdownConfig } from './config';
 
 /** What every subgraph resolver receives; a subgraph adds its own fields (loaders, services). */
 export interface BaseContext {
@@ -52,6 +53,39 @@ export interface SubgraphOptions<TContext extends BaseContext> {
   /** Runs after the server has drained: close what the service opened. */
   onStop?: () => Promise<void>;
   queryCount?: () => number;
+  /** SHUTDOWN_TIMEOUT_MS and SHUTDOWN_DELAY_MS (the service's config); their defaults without it. */
+  shutdown?: ShutdownConfig;
+}
+
+/**
+ * How a server stops taking work: /ready answers 503 at once, SHUTDOWN_DELAY_MS later the port closes
+ * (new connections are refused), and the requests in flight then get `graceMs` to finish.
+ */
+export class Draining {
+  private started = false;
+  private readonly config: ShutdownConfig;
+
+  constructor(
+    private readonly httpServer: http.Server,
+    config?: ShutdownConfig,
+  ) {
+    this.config = config ?? loadConfig(shutdownConfigShape, {});
+  }
+
+  /** What /ready reports: true from the first moment of stopping. */
+  readonly stopping = (): boolean => this.started;
+
+  /** Apollo's drain grace for requests in flight: the time left after the delay, less 2 s for closing workers and connections. */
+  get graceMs(): number {
+    return Math.max(500, this.config.SHUTDOWN_TIMEOUT_MS - this.config.SHUTDOWN_DELAY_MS - 2_000);
+  }
+
+  async closePort(): Promise<void> {
+    this.started = true;
+    if (this.config.SHUTDOWN_DELAY_MS > 0) await new Promise((resolve) => setTimeout(resolve, this.config.SHUTDOWN_DELAY_MS));
+    // Idle keep-alive connections close with it; Apollo's drain plugin ends the others once their requests are answered.
+    this.httpServer.close();
+  }
 }
 
 /** A subgraph's executable schema: its SDL and its codegen-typed resolvers. */
@@ -65,6 +99,7 @@ export async function startSubgraph<TContext extends BaseContext>(options: Subgr
   const app = express();
   app.disable('x-powered-by');
   const httpServer = http.createServer(app);
+  const draining = new Draining(httpServer, options.shutdown);
   const apollo = new ApolloServer<TContext>({
     schema: subgraphSchema(options.typeDefs, options.resolvers),
     formatError: formatError(logger),
@@ -72,11 +107,11 @@ export async function startSubgraph<TContext extends BaseContext>(options: Subgr
     // runService handles SIGINT/SIGTERM and stops everything in order.
     stopOnTerminationSignals: false,
     // No Apollo Studio here: inline traces would only cost time.
-    plugins: [ApolloServerPluginDrainHttpServer({ httpServer }), ApolloServerPluginInlineTraceDisabled()],
+    plugins: [ApolloServerPluginDrainHttpServer({ httpServer, stopGracePeriodMillis: draining.graceMs }), ApolloServerPluginInlineTraceDisabled()],
   });
   await apollo.start();
 
-  healthRoutes(app, options.readiness);
+  healthRoutes(app, options.readiness, draining.stopping);
   options.routes?.(app);
   app.use(
     '/graphql',
@@ -104,26 +139,32 @@ export async function startSubgraph<TContext extends BaseContext>(options: Subgr
     httpServer,
     queryCount: options.queryCount,
     stop: async () => {
+      await draining.closePort();
+      // Requests in flight finish (within the grace), then the background workers stop and connections close.
       await apollo.stop();
       await options.onStop?.();
     },
   };
 }
 
-/** Runs `main` as a process entry point: one line on a config error, clean exit on SIGINT/SIGTERM. */
+/**
+ * Runs `main` as a process entry point: one line on a config error; on SIGINT/SIGTERM the service
+ * stops (exit code 0), or is cut off after SHUTDOWN_TIMEOUT_MS (exit code 1).
+ */
 export function runService(name: string, main: () => Promise<{ stop(): Promise<void> }>): void {
   // A config error thrown synchronously by `main` gets the same one-line treatment as an async one.
   Promise.resolve().then(main).then(
     (service) => {
+      const { SHUTDOWN_TIMEOUT_MS } = loadConfig(shutdownConfigShape);
       let stopping = false;
       const shutdown = (signal: string) => {
         if (stopping) return;
         stopping = true;
         // Whatever hangs (a dead database connection, say) must not keep the process alive.
         setTimeout(() => {
-          console.error(`${name}: still stopping after 10 s; exiting anyway`);
+          console.error(`${name}: still stopping after ${SHUTDOWN_TIMEOUT_MS} ms (SHUTDOWN_TIMEOUT_MS); exiting anyway`);
           process.exit(1);
-        }, 10_000).unref();
+        }, SHUTDOWN_TIMEOUT_MS).unref();
         service.stop().then(
           () => process.exit(0),
           (error: unknown) => {

@@ -61,6 +61,7 @@ export async function startAuthService(config: AuthConfig, logger: Logger = crea
     port: config.AUTH_PORT,
     host: config.AUTH_HOST,
     readiness: infra.readiness,
+    shutdown: config,
     context: (base) => createAuthContext(base, { login, sessions, users }),
     onStop: async () => {
       await login.settle();

@@ -43,6 +43,7 @@ export async function startCatalogService(config: CatalogConfig): Promise<Runnin
     port: config.CATALOG_PORT,
     host: config.CATALOG_HOST,
     readiness: infra.readiness,
+    shutdown: config,
     queryCount: infra.queryCount,
     onStop: async () => {
       await projection.stop();

@@ -55,6 +55,7 @@ export async function startInventoryService(config: InventoryConfig): Promise<In
     port: config.INVENTORY_PORT,
     host: config.INVENTORY_HOST,
     readiness: infra.readiness,
+    shutdown: config,
     queryCount: infra.queryCount,
     onStop: async () => {
       await sweeper.stop();

@@ -85,6 +85,7 @@ export async function startNotificationService(config: NotificationConfig): Prom
     port: config.NOTIFICATION_PORT,
     host: config.NOTIFICATION_HOST,
     readiness: infra.readiness,
+    shutdown: config,
     queryCount: infra.queryCount,
     routes: (app) => bot?.mountWebhook(app),
     onStop: async () => {

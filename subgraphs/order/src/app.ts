@@ -90,6 +90,7 @@ export async function startOrderService(config: OrderConfig): Promise<OrderServe
     port: config.ORDER_PORT,
     host: config.ORDER_HOST,
     readiness: infra.readiness,
+    shutdown: config,
     queryCount: infra.queryCount,
     onStop: async () => {
       await worker.stop();
