@@ -1,4 +1,3 @@
-import fs from 'node:fs';
 import { createHash } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -30,6 +29,7 @@ import { documentScreen } from './document-screen';
 import { ResponseCache } from './response-cache';
 import { RedisKeyValueCache } from './redis-key-value-cache';
 import { loadTrustedDocuments, trustedDocumentsGuard } from './trusted-documents';
+import { reloadingSupergraph, subgraphNames, supergraphFile, supergraphUrl } from './supergraph-source';
 import type { GraphQLSchema } from 'graphql';
 
 async function subgraphReady(url: string): Promise<boolean> {
@@ -52,10 +52,15 @@ export async function startGateway(config: GatewayConfig, logger: Logger = creat
   const redis = createRedis(config.REDIS_URL, logger);
   const subgraphs = new Map<string, string>();
 
-  const supergraphSdl = fs.readFileSync(config.SUPERGRAPH_FILE, 'utf8');
   const trustedDocuments = config.GATEWAY_TRUSTED_DOCUMENTS ? loadTrustedDocuments(config.GATEWAY_TRUSTED_DOCUMENTS) : undefined;
   const gateway = new ApolloGateway({
-    supergraphSdl,
+    // Reloaded when it changes, without a restart (./supergraph-source.ts).
+    supergraphSdl: reloadingSupergraph(config.SUPERGRAPH_URL ? supergraphUrl(config.SUPERGRAPH_URL, 10_000) : supergraphFile(config.SUPERGRAPH_FILE), {
+      intervalMs: config.SUPERGRAPH_POLL_INTERVAL_MS,
+      logger,
+    }),
+    // In production too: a reloaded supergraph is checked before it replaces the one serving.
+    validateSupergraph: true,
     buildService: ({ name, url }) => {
       const target = config.subgraphUrls[name] ?? url!;
       subgraphs.set(name, target);
@@ -65,8 +70,12 @@ export async function startGateway(config: GatewayConfig, logger: Logger = creat
   });
 
   let apiSchema: GraphQLSchema | undefined;
-  gateway.onSchemaLoadOrUpdate(({ apiSchema: schema }) => {
+  let schemaVersion = '';
+  let servedSubgraphs = new Set<string>();
+  gateway.onSchemaLoadOrUpdate(({ apiSchema: schema, coreSupergraphSdl }) => {
     apiSchema = schema;
+    schemaVersion = createHash('sha256').update(coreSupergraphSdl).digest('hex').slice(0, 16);
+    servedSubgraphs = subgraphNames(coreSupergraphSdl);
   });
   const routes = subscriptionRoutes(config.REDIS_KEY_PREFIX);
 
@@ -81,7 +90,7 @@ export async function startGateway(config: GatewayConfig, logger: Logger = creat
     perAddressPerMinute: config.MUTATION_RATE_PER_ADDRESS_PER_MINUTE,
   });
   const responseCache = config.responseCache
-    ? new ResponseCache(redis, config.REDIS_KEY_PREFIX, createHash('sha256').update(supergraphSdl).digest('hex').slice(0, 16), logger)
+    ? new ResponseCache(redis, config.REDIS_KEY_PREFIX, () => schemaVersion, logger)
     : undefined;
   await responseCache?.start();
   const apollo = new ApolloServer<GatewayContext>({
@@ -132,8 +141,8 @@ export async function startGateway(config: GatewayConfig, logger: Logger = creat
   subscriptions.start();
 
   const subgraphChecks = () =>
-    Object.fromEntries([...subgraphs].map(([name, url]) => [`subgraph:${name}`, () => subgraphReady(url)]));
-  healthRoutes(app, { redis: () => redisReachable(redis), ...subgraphChecks() }, draining.stopping);
+    Object.fromEntries([...subgraphs].filter(([name]) => servedSubgraphs.has(name)).map(([name, url]) => [`subgraph:${name}`, () => subgraphReady(url)]));
+  healthRoutes(app, () => ({ redis: () => redisReachable(redis), ...subgraphChecks() }), draining.stopping);
   app.use(
     '/graphql',
     cors(),

@@ -19,6 +19,10 @@ export const gatewayConfigShape = {
   GATEWAY_PORT: env.port(4000),
   GATEWAY_HOST: z.string().default('127.0.0.1'),
   SUPERGRAPH_FILE: z.string().default(path.resolve(__dirname, '../../supergraph.graphql')),
+  /** Read the supergraph from this URL (a schema registry, say) instead of SUPERGRAPH_FILE. */
+  SUPERGRAPH_URL: optionalUrl(),
+  /** How often the supergraph file (or URL) is checked: a new version is served without a restart. */
+  SUPERGRAPH_POLL_INTERVAL_MS: env.positiveInt(2_000),
   /** Apollo Sandbox on GET /graphql; on by default outside production. */
   APOLLO_SANDBOX: z.enum(['true', 'false']).optional(),
   /** Schema introspection (what Sandbox and codegen read); on by default outside production. */
