@@ -186,9 +186,15 @@ describe('npm start on a fresh directory', () => {
     const services = processesWith(marker).filter((p) => ENTRIES.some((entry) => p.cmdline.includes(entry)));
     expect(services.map((p) => ENTRIES.find((entry) => p.cmdline.includes(entry))).sort()).toEqual([...ENTRIES].sort());
 
+    // LOG_LEVEL is warn: a service's line here is a warning, an error, or output that is no log line at all. A healthy start has none.
+    expect(run.stdout.filter((line) => !line.startsWith('[start] '))).toEqual([]);
+
     run.child.kill('SIGINT');
     expect(await run.exit(30_000)).toEqual({ code: 0, signal: null });
     expect(run.stdout.at(-1)).toBe('[start] Stopped.');
+    // Nor does a clean stop.
+    expect(run.stdout.filter((line) => !line.startsWith('[start] '))).toEqual([]);
+    expect(run.stderr).toEqual([]);
     // start.ts waits for its six services before it exits; their helpers (tsx's esbuild) follow within moments.
     expect(services.filter((p) => alive(p.pid))).toEqual([]);
     const deadline = Date.now() + 10_000;

@@ -1,4 +1,3 @@
-import fs from 'node:fs';
 import { createHash } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -16,7 +15,7 @@ import { createRedis, redisReachable } from '../../kernel/src/redis';
 import { graphqlBodyErrors, graphqlBodyParser, healthRoutes, requestIds, requestLog } from '../../kernel/src/http';
 import { trustedProxies } from '../../kernel/src/client-address';
 import { Metrics, metricsEndpointOf, serveMetrics } from '../../kernel/src/metrics';
-import type { RunningServer } from '../../kernel/src/server';
+import { Draining, type RunningServer } from '../../kernel/src/server';
 import type { GatewayConfig } from './config';
 import { GatewayIdentity, type GatewayContext } from './identity';
 import { SubscriptionServer, internalFieldGuard } from './subscriptions';
@@ -31,6 +30,7 @@ import { documentScreen } from './document-screen';
 import { ResponseCache } from './response-cache';
 import { RedisKeyValueCache } from './redis-key-value-cache';
 import { loadTrustedDocuments, trustedDocumentsGuard } from './trusted-documents';
+import { reloadingSupergraph, subgraphNames, supergraphFile, supergraphUrl } from './supergraph-source';
 import type { GraphQLSchema } from 'graphql';
 
 async function subgraphReady(url: string): Promise<boolean> {
@@ -54,10 +54,15 @@ export async function startGateway(config: GatewayConfig, logger: Logger = creat
   const metrics = new Metrics({ endpoint: metricsEndpointOf(config) });
   const subgraphs = new Map<string, string>();
 
-  const supergraphSdl = fs.readFileSync(config.SUPERGRAPH_FILE, 'utf8');
   const trustedDocuments = config.GATEWAY_TRUSTED_DOCUMENTS ? loadTrustedDocuments(config.GATEWAY_TRUSTED_DOCUMENTS) : undefined;
   const gateway = new ApolloGateway({
-    supergraphSdl,
+    // Reloaded when it changes, without a restart (./supergraph-source.ts).
+    supergraphSdl: reloadingSupergraph(config.SUPERGRAPH_URL ? supergraphUrl(config.SUPERGRAPH_URL, 10_000) : supergraphFile(config.SUPERGRAPH_FILE), {
+      intervalMs: config.SUPERGRAPH_POLL_INTERVAL_MS,
+      logger,
+    }),
+    // In production too: a reloaded supergraph is checked before it replaces the one serving.
+    validateSupergraph: true,
     buildService: ({ name, url }) => {
       const target = config.subgraphUrls[name] ?? url!;
       subgraphs.set(name, target);
@@ -67,14 +72,19 @@ export async function startGateway(config: GatewayConfig, logger: Logger = creat
   });
 
   let apiSchema: GraphQLSchema | undefined;
-  gateway.onSchemaLoadOrUpdate(({ apiSchema: schema }) => {
+  let schemaVersion = '';
+  let servedSubgraphs = new Set<string>();
+  gateway.onSchemaLoadOrUpdate(({ apiSchema: schema, coreSupergraphSdl }) => {
     apiSchema = schema;
+    schemaVersion = createHash('sha256').update(coreSupergraphSdl).digest('hex').slice(0, 16);
+    servedSubgraphs = subgraphNames(coreSupergraphSdl);
   });
   const routes = subscriptionRoutes(config.REDIS_KEY_PREFIX);
 
   const app = express();
   app.disable('x-powered-by');
   const httpServer = http.createServer(app);
+  const draining = new Draining(httpServer, config);
   const production = config.NODE_ENV === 'production';
   const errors = gatewayFormatError(logger, config.limits, metrics);
   const mutations = new MutationLimiter(redis, config.REDIS_KEY_PREFIX, {
@@ -82,7 +92,7 @@ export async function startGateway(config: GatewayConfig, logger: Logger = creat
     perAddressPerMinute: config.MUTATION_RATE_PER_ADDRESS_PER_MINUTE,
   });
   const responseCache = config.responseCache
-    ? new ResponseCache(redis, config.REDIS_KEY_PREFIX, createHash('sha256').update(supergraphSdl).digest('hex').slice(0, 16), logger, metrics)
+    ? new ResponseCache(redis, config.REDIS_KEY_PREFIX, () => schemaVersion, logger, metrics)
     : undefined;
   await responseCache?.start();
   const apollo = new ApolloServer<GatewayContext>({
@@ -102,7 +112,7 @@ export async function startGateway(config: GatewayConfig, logger: Logger = creat
     parseOptions: parseOptions(config.limits),
     validationRules: limitRules(config.limits),
     plugins: [
-      ApolloServerPluginDrainHttpServer({ httpServer }),
+      ApolloServerPluginDrainHttpServer({ httpServer, stopGracePeriodMillis: draining.graceMs }),
       metrics.graphqlPlugin(),
       internalFieldGuard(new Set(Object.values(routes).map((route) => route.eventField))),
       costLimit(config.limits),
@@ -136,8 +146,8 @@ export async function startGateway(config: GatewayConfig, logger: Logger = creat
   subscriptions.start();
 
   const subgraphChecks = () =>
-    Object.fromEntries([...subgraphs].map(([name, url]) => [`subgraph:${name}`, () => subgraphReady(url)]));
-  healthRoutes(app, { redis: () => redisReachable(redis), ...subgraphChecks() });
+    Object.fromEntries([...subgraphs].filter(([name]) => servedSubgraphs.has(name)).map(([name, url]) => [`subgraph:${name}`, () => subgraphReady(url)]));
+  healthRoutes(app, () => ({ redis: () => redisReachable(redis), ...subgraphChecks() }), draining.stopping);
   const metricsServer = await serveMetrics(metrics, app, config.GATEWAY_HOST, () => (httpServer.address() as AddressInfo).port);
   app.use(requestIds());
   app.use(
@@ -168,6 +178,8 @@ export async function startGateway(config: GatewayConfig, logger: Logger = creat
     metricsUrl: metricsServer.url,
     logger,
     stop: async () => {
+      await draining.closePort();
+      // Websockets close with 1001 and event streams end, so their clients reconnect to another gateway; then HTTP requests in flight finish.
       await subscriptions.stop();
       await apollo.stop();
       await metricsServer.stop();

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { env, loadConfig, metricsConfigShape } from '../../kernel/src/config';
+import { env, loadConfig, metricsConfigShape, shutdownConfigShape } from '../../kernel/src/config';
 import { jwtConfigShape } from '../../kernel/src/jwt';
 import { MAX_BODY_BYTES } from '../../kernel/src/http';
 import { projectPath } from '../../kernel/src/project-root';
@@ -8,6 +8,7 @@ import type { OperationLimits } from './operation-limits';
 const optionalUrl = () => env.url().optional();
 
 export const gatewayConfigShape = {
+  ...shutdownConfigShape,
   NODE_ENV: env.nodeEnv(),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   /** Append log lines to this file instead of writing them to stdout. */
@@ -19,6 +20,10 @@ export const gatewayConfigShape = {
   GATEWAY_PORT: env.port(4000),
   GATEWAY_HOST: z.string().default('127.0.0.1'),
   SUPERGRAPH_FILE: z.string().default(projectPath('supergraph.graphql')),
+  /** Read the supergraph from this URL (a schema registry, say) instead of SUPERGRAPH_FILE. */
+  SUPERGRAPH_URL: optionalUrl(),
+  /** How often the supergraph file (or URL) is checked: a new version is served without a restart. */
+  SUPERGRAPH_POLL_INTERVAL_MS: env.positiveInt(2_000),
   /** Apollo Sandbox on GET /graphql; on by default outside production. */
   APOLLO_SANDBOX: z.enum(['true', 'false']).optional(),
   /** Schema introspection (what Sandbox and codegen read); on by default outside production. */

@@ -51,8 +51,8 @@ export class ResponseCache {
   constructor(
     private readonly redis: Redis,
     keyPrefix: string,
-    /** Changes with the supergraph: replicas on another schema never share entries. */
-    private readonly schemaVersion: string,
+    /** Changes with the supergraph (read per request: it may be reloaded): replicas on another schema never share entries. */
+    private readonly schemaVersion: () => string,
     private readonly logger: Logger,
     metrics?: Metrics,
   ) {
@@ -105,7 +105,7 @@ export class ResponseCache {
         return {
           responseForOperation: async ({ operation, source, request, contextValue, overallCachePolicy }) => {
             if (operation.operation !== OperationTypeNode.QUERY || contextValue.internal) return null;
-            key = this.key(`entry:${sha256(JSON.stringify([this.schemaVersion, source, request.operationName ?? null, request.variables ?? {}]))}`);
+            key = this.key(`entry:${sha256(JSON.stringify([this.schemaVersion(), source, request.operationName ?? null, request.variables ?? {}]))}`);
             try {
               const [raw, seq] = await this.redis.mget(key, this.key('seq'));
               startSeq = Number(seq ?? 0);

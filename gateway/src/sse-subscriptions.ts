@@ -59,6 +59,8 @@ export function sseSubscriptions(options: { subscriptions: SubscriptionServer; i
     subscriptions.countConnection(req, whenClosed, 'sse');
     // A stream that fell behind is cut (the client reconnects and catches up); an expired token ends it.
     subscriptions.connectionOpened(context, () => res.destroy(), () => res.end(), whenClosed);
+    // A stopping gateway ends the stream; the client reconnects, to another one.
+    subscriptions.endOnStop(() => res.end(), whenClosed);
     contexts.set(req, context as StreamContext);
     try {
       await handler(req, res);

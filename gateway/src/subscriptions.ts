@@ -51,6 +51,9 @@ export const WS_CLOSE = {
   MESSAGE_TOO_BIG: 1009,
 } as const;
 
+/** At stop, how long a client gets to answer the close frame before its socket is cut (ws itself would wait 30 s). */
+const CLOSE_HANDSHAKE_MS = 2_000;
+
 export interface WebsocketLimits {
   maxMessageBytes: number;
   maxSubscriptionsPerSocket: number;
@@ -74,6 +77,9 @@ export class SubscriptionServer {
   /** How to cut off each connection's subscriber that falls behind (a websocket or an event stream). */
   private readonly closeSlow = new WeakMap<GatewayContext, () => void>();
   private readonly connectionsPerAddress = new Map<string, number>();
+  /** How to end each open connection when the gateway stops (event streams: graphql-ws closes the websockets itself). */
+  private readonly goingAway = new Set<() => void>();
+  private stopping = false;
   private readonly groups: SubscriptionGroups;
   /** Valid subscription documents by their text: the many subscribers of one app's operation share one AST and one validation. */
   private readonly documents = new LRUCache<string, DocumentNode>({ max: 500 });
@@ -173,10 +179,25 @@ export class SubscriptionServer {
     };
   }
 
+  /** Ends every connection (websockets with 1001, event streams by their end), so clients reconnect elsewhere. */
   async stop(): Promise<void> {
-    await this.dispose?.();
+    this.stopping = true;
+    this.goingAway.forEach((goAway) => goAway());
+    const cutOff = setTimeout(() => this.wsServer?.clients.forEach((socket) => socket.terminate()), CLOSE_HANDSHAKE_MS);
+    try {
+      await this.dispose?.();
+    } finally {
+      clearTimeout(cutOff);
+    }
     await new Promise<void>((resolve) => (this.wsServer ? this.wsServer.close(() => resolve()) : resolve()));
     this.pubsub.close();
+  }
+
+  /** Ends the connection when the gateway stops; once it has begun stopping, at once. */
+  endOnStop(goAway: () => void, whenClosed: (listener: () => void) => void): void {
+    if (this.stopping) return goAway();
+    this.goingAway.add(goAway);
+    whenClosed(() => this.goingAway.delete(goAway));
   }
 
   /** Whether `req`'s address (IPv4, or IPv6 /64) may open one more subscription connection: websockets and event streams count alike. */
@@ -237,6 +258,7 @@ export class SubscriptionServer {
     if (this.options.trustedDocuments && !this.options.trustedDocuments.bodies.has(payload.query)) return [notInList()];
     const schema = this.options.schema();
     if (!schema) return [new AppError(ErrorCode.SERVICE_UNAVAILABLE, 'The gateway is starting; try again in a moment.')];
+    if (this.stopping) return [new AppError(ErrorCode.SERVICE_UNAVAILABLE, 'This gateway is stopping; reconnect to reach another.')];
     const cached = this.documents.get(payload.query);
     let document: DocumentNode;
     try {

@@ -82,9 +82,19 @@ export const metricsConfigShape = {
   METRICS_PORT: z.coerce.number().int().min(0).max(65535).optional(),
 };
 
+/** How a process stops on SIGTERM (README, "Reloading and stopping"): every service and the gateway read these. */
+export const shutdownConfigShape = {
+  /** From SIGTERM to exit at the latest: what is still running then is cut off, and the process exits anyway. */
+  SHUTDOWN_TIMEOUT_MS: env.positiveInt(10_000),
+  /** /ready answers 503 this long before the port closes, so a load balancer stops sending new work first. */
+  SHUTDOWN_DELAY_MS: z.coerce.number().int().min(0).default(0),
+};
+export type ShutdownConfig = z.infer<z.ZodObject<typeof shutdownConfigShape>>;
+
 /** Variables every service reads. */
 export const commonConfigShape = {
   ...metricsConfigShape,
+  ...shutdownConfigShape,
   NODE_ENV: env.nodeEnv(),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   /** Append log lines to this file instead of writing them to stdout. */

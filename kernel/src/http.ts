@@ -12,13 +12,22 @@ export const MAX_BODY_BYTES = 100 * 1024;
 
 export type ReadinessCheck = () => Promise<boolean>;
 
-/** GET /health (the process is alive) and GET /ready (each named dependency answers). */
-export function healthRoutes(app: Express, checks: Record<string, ReadinessCheck>): void {
+/**
+ * GET /health (the process is alive) and GET /ready (each named dependency answers, and the process
+ * is not stopping). `checks` may be a function when the dependencies change (the gateway's subgraphs).
+ */
+export function healthRoutes(app: Express, checks: Record<string, ReadinessCheck> | (() => Record<string, ReadinessCheck>), stopping: () => boolean = () => false): void {
   app.get('/health', (_req, res) => {
     res.json({ status: 'ok' });
   });
   app.get('/ready', async (_req, res) => {
-    const entries = await Promise.all(Object.entries(checks).map(async ([name, check]) => [name, await check()] as const));
+    // First thing on SIGTERM: load balancers take the process out before its port closes.
+    if (stopping()) {
+      res.status(503).json({ status: 'stopping' });
+      return;
+    }
+    const current = typeof checks === 'function' ? checks() : checks;
+    const entries = await Promise.all(Object.entries(current).map(async ([name, check]) => [name, await check()] as const));
     const ready = entries.every(([, ok]) => ok);
     res.status(ready ? 200 : 503).json({
       status: ready ? 'ready' : 'unavailable',

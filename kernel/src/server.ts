@@ -14,6 +14,7 @@ import type { Logger } from './logger';
 import { formatError, graphqlBodyErrors, graphqlBodyParser, healthRoutes, requestIds, requestLog, type ReadinessCheck } from './http';
 import { serveMetrics, type Metrics } from './metrics';
 import { currentRequestId } from './request-context';
+import { loadConfig, shutdownConfigShape, type ShutdownConfig } from './config';
 
 /** What every subgraph resolver receives; a subgraph adds its own fields (loaders, services). */
 export interface BaseContext {
@@ -58,6 +59,39 @@ export interface SubgraphOptions<TContext extends BaseContext> {
   /** Runs after the server has drained: close what the service opened. */
   onStop?: () => Promise<void>;
   queryCount?: () => number;
+  /** SHUTDOWN_TIMEOUT_MS and SHUTDOWN_DELAY_MS (the service's config); their defaults without it. */
+  shutdown?: ShutdownConfig;
+}
+
+/**
+ * How a server stops taking work: /ready answers 503 at once, SHUTDOWN_DELAY_MS later the port closes
+ * (new connections are refused), and the requests in flight then get `graceMs` to finish.
+ */
+export class Draining {
+  private started = false;
+  private readonly config: ShutdownConfig;
+
+  constructor(
+    private readonly httpServer: http.Server,
+    config?: ShutdownConfig,
+  ) {
+    this.config = config ?? loadConfig(shutdownConfigShape, {});
+  }
+
+  /** What /ready reports: true from the first moment of stopping. */
+  readonly stopping = (): boolean => this.started;
+
+  /** Apollo's drain grace for requests in flight: the time left after the delay, less 2 s for closing workers and connections. */
+  get graceMs(): number {
+    return Math.max(500, this.config.SHUTDOWN_TIMEOUT_MS - this.config.SHUTDOWN_DELAY_MS - 2_000);
+  }
+
+  async closePort(): Promise<void> {
+    this.started = true;
+    if (this.config.SHUTDOWN_DELAY_MS > 0) await new Promise((resolve) => setTimeout(resolve, this.config.SHUTDOWN_DELAY_MS));
+    // Idle keep-alive connections close with it; Apollo's drain plugin ends the others once their requests are answered.
+    this.httpServer.close();
+  }
 }
 
 /** A subgraph's executable schema: its SDL and its codegen-typed resolvers. */
@@ -71,6 +105,7 @@ export async function startSubgraph<TContext extends BaseContext>(options: Subgr
   const app = express();
   app.disable('x-powered-by');
   const httpServer = http.createServer(app);
+  const draining = new Draining(httpServer, options.shutdown);
   const apollo = new ApolloServer<TContext>({
     schema: subgraphSchema(options.typeDefs, options.resolvers),
     formatError: formatError(logger),
@@ -78,11 +113,11 @@ export async function startSubgraph<TContext extends BaseContext>(options: Subgr
     // runService handles SIGINT/SIGTERM and stops everything in order.
     stopOnTerminationSignals: false,
     // No Apollo Studio here: inline traces would only cost time.
-    plugins: [ApolloServerPluginDrainHttpServer({ httpServer }), ApolloServerPluginInlineTraceDisabled(), options.metrics.graphqlPlugin(), requestLog(logger)],
+    plugins: [ApolloServerPluginDrainHttpServer({ httpServer, stopGracePeriodMillis: draining.graceMs }), ApolloServerPluginInlineTraceDisabled(), options.metrics.graphqlPlugin(), requestLog(logger)],
   });
   await apollo.start();
 
-  healthRoutes(app, options.readiness);
+  healthRoutes(app, options.readiness, draining.stopping);
   const metricsServer = await serveMetrics(options.metrics, app, options.host ?? '127.0.0.1', () => (httpServer.address() as AddressInfo).port);
   app.use(requestIds());
   options.routes?.(app);
@@ -115,6 +150,8 @@ export async function startSubgraph<TContext extends BaseContext>(options: Subgr
     metricsUrl: metricsServer.url,
     queryCount: options.queryCount,
     stop: async () => {
+      await draining.closePort();
+      // Requests in flight finish (within the grace), then the background workers stop and connections close.
       await apollo.stop();
       await metricsServer.stop();
       await options.onStop?.();
@@ -122,20 +159,24 @@ export async function startSubgraph<TContext extends BaseContext>(options: Subgr
   };
 }
 
-/** Runs `main` as a process entry point: one line on a config error, clean exit on SIGINT/SIGTERM. */
+/**
+ * Runs `main` as a process entry point: one line on a config error; on SIGINT/SIGTERM the service
+ * stops (exit code 0), or is cut off after SHUTDOWN_TIMEOUT_MS (exit code 1).
+ */
 export function runService(name: string, main: () => Promise<{ stop(): Promise<void> }>): void {
   // A config error thrown synchronously by `main` gets the same one-line treatment as an async one.
   Promise.resolve().then(main).then(
     (service) => {
+      const { SHUTDOWN_TIMEOUT_MS } = loadConfig(shutdownConfigShape);
       let stopping = false;
       const shutdown = (signal: string) => {
         if (stopping) return;
         stopping = true;
         // Whatever hangs (a dead database connection, say) must not keep the process alive.
         setTimeout(() => {
-          console.error(`${name}: still stopping after 10 s; exiting anyway`);
+          console.error(`${name}: still stopping after ${SHUTDOWN_TIMEOUT_MS} ms (SHUTDOWN_TIMEOUT_MS); exiting anyway`);
           process.exit(1);
-        }, 10_000).unref();
+        }, SHUTDOWN_TIMEOUT_MS).unref();
         service.stop().then(
           () => process.exit(0),
           (error: unknown) => {

@@ -40,7 +40,8 @@ export async function startAuthService(config: AuthConfig, logger: Logger = crea
   }, infra.metrics);
 
   const token = config.TELEGRAM_BOT_TOKEN;
-  if (!token) logger.warn('TELEGRAM_BOT_TOKEN is not set: login codes are written to this log (development only)');
+  // Expected in development (production refuses to start without a token): worth a line, not a warning.
+  if (!token) logger.info('TELEGRAM_BOT_TOKEN is not set: login codes are written to this log (development only)');
   const delivery = token
     ? new NotificationOtpDelivery(
         new SubgraphClient({ name: 'notification', url: config.NOTIFICATION_URL, serviceToken: () => jwt.signService('auth'), timeoutMs: LOGIN_CODE_TIMEOUT_MS }),
@@ -62,6 +63,7 @@ export async function startAuthService(config: AuthConfig, logger: Logger = crea
     host: config.AUTH_HOST,
     readiness: infra.readiness,
     metrics: infra.metrics,
+    shutdown: config,
     context: (base) => createAuthContext(base, { login, sessions, users }),
     onStop: async () => {
       await login.settle();

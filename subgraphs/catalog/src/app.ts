@@ -45,6 +45,7 @@ export async function startCatalogService(config: CatalogConfig): Promise<Runnin
     host: config.CATALOG_HOST,
     readiness: infra.readiness,
     metrics: infra.metrics,
+    shutdown: config,
     queryCount: infra.queryCount,
     onStop: async () => {
       await projection.stop();

@@ -2,7 +2,9 @@ import type { PrismaClient, Tx } from '../../../kernel/src/prisma';
 import type { Redis } from '../../../kernel/src/redis';
 import type { Logger } from '../../../kernel/src/logger';
 import type { Metrics } from '../../../kernel/src/metrics';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { StreamSubscriber } from '../../../kernel/src/events/consumer';
+import { SubgraphUnavailable } from '../../../kernel/src/subgraph-client';
 import type { InventoryClient, InventoryItemState } from './inventory-client';
 import { processOnce } from '../../../kernel/src/events/idempotency';
 import { isEvent, type EventEnvelope } from '../../../kernel/src/events/envelope';
@@ -10,6 +12,8 @@ import type { ProductChangeListener } from './product-changes';
 
 const CONSUMER_GROUP = 'catalog-stock-projection';
 const PAGE_SIZE = 500;
+/** Services start side by side: the first resync waits this long for the inventory to answer before it warns. */
+const FIRST_RESYNC_PATIENCE_MS = 60_000;
 
 /**
  * Keeps `Product.inStock` in line with the inventory: from its StockChanged events (durable stream,
@@ -19,6 +23,7 @@ const PAGE_SIZE = 500;
 export class StockProjection extends StreamSubscriber {
   private resyncTimer?: NodeJS.Timeout;
   private resyncing?: Promise<void>;
+  private stopping = new AbortController();
 
   constructor(
     private readonly prisma: PrismaClient,
@@ -36,17 +41,19 @@ export class StockProjection extends StreamSubscriber {
 
   override start(): void {
     super.start();
-    this.startResync();
+    this.stopping = new AbortController();
+    this.startResync(FIRST_RESYNC_PATIENCE_MS);
     this.resyncTimer = setInterval(() => this.startResync(), this.resyncIntervalMs);
   }
 
   /** One resync at a time: a tick that finds the last one still running skips; each clears itself when done, so the next tick runs. */
-  private startResync(): void {
-    this.resyncing ??= this.resyncSafely().finally(() => (this.resyncing = undefined));
+  private startResync(patienceMs = 0): void {
+    this.resyncing ??= this.resyncSafely(patienceMs).finally(() => (this.resyncing = undefined));
   }
 
   override async stop(): Promise<void> {
     clearInterval(this.resyncTimer);
+    this.stopping.abort();
     await super.stop();
     await this.resyncing;
   }
@@ -89,12 +96,28 @@ export class StockProjection extends StreamSubscriber {
     }
   }
 
-  private async resyncSafely(): Promise<void> {
-    try {
-      const items = await this.resync();
-      this.logger.debug({ items }, 'stock projection resynced from the inventory');
-    } catch (error) {
-      this.logger.warn({ err: error instanceof Error ? error.message : error }, 'stock resync failed; the event stream still applies, next resync retries');
+  /** A resync that logs instead of throwing; while the inventory does not answer, it retries quietly for up to `patienceMs`. */
+  private async resyncSafely(patienceMs: number): Promise<void> {
+    const giveUpAt = Date.now() + patienceMs;
+    for (let retryInMs = 250; ; retryInMs = Math.min(retryInMs * 2, 5_000)) {
+      try {
+        const items = await this.resync();
+        this.logger.debug({ items }, 'stock projection resynced from the inventory');
+        return;
+      } catch (error) {
+        const message = error instanceof Error ? error.message : error;
+        if (error instanceof SubgraphUnavailable && Date.now() + retryInMs < giveUpAt && !this.stopping.signal.aborted) {
+          this.logger.debug({ err: message }, 'the inventory does not answer yet; the stock resync retries');
+          try {
+            await sleep(retryInMs, undefined, { signal: this.stopping.signal });
+          } catch {
+            return; // stopped meanwhile
+          }
+          continue;
+        }
+        this.logger.warn({ err: message }, 'stock resync failed; the event stream still applies, next resync retries');
+        return;
+      }
     }
   }
 

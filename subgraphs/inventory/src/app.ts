@@ -57,6 +57,7 @@ export async function startInventoryService(config: InventoryConfig): Promise<In
     host: config.INVENTORY_HOST,
     readiness: infra.readiness,
     metrics: infra.metrics,
+    shutdown: config,
     queryCount: infra.queryCount,
     onStop: async () => {
       await sweeper.stop();

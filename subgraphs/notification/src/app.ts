@@ -36,7 +36,8 @@ export async function startNotificationService(config: NotificationConfig): Prom
   const live = new LiveFeed(redis, config.REDIS_KEY_PREFIX, logger);
 
   const token = config.TELEGRAM_BOT_TOKEN;
-  if (!token) logger.warn('TELEGRAM_BOT_TOKEN is not set: nothing is sent to Telegram (development only)');
+  // Expected in development (production refuses to start without a token): worth a line, not a warning.
+  if (!token) logger.info('TELEGRAM_BOT_TOKEN is not set: nothing is sent to Telegram (development only)');
   const apiRoot = config.TELEGRAM_API_BASE_URL;
   // maxRetries 0: the sender owns retries (backoff, retry_after, blocked chats).
   const sender = token
@@ -87,6 +88,7 @@ export async function startNotificationService(config: NotificationConfig): Prom
     host: config.NOTIFICATION_HOST,
     readiness: infra.readiness,
     metrics: infra.metrics,
+    shutdown: config,
     queryCount: infra.queryCount,
     routes: (app) => bot?.mountWebhook(app),
     onStop: async () => {

@@ -93,6 +93,7 @@ export async function startOrderService(config: OrderConfig): Promise<OrderServe
     host: config.ORDER_HOST,
     readiness: infra.readiness,
     metrics: infra.metrics,
+    shutdown: config,
     queryCount: infra.queryCount,
     onStop: async () => {
       await worker.stop();
