@@ -4,6 +4,7 @@ import { createPrisma, databaseReachable, type PrismaClient } from './prisma';
 import { createRedis, redisReachable, type Redis } from './redis';
 import type { ReadinessCheck } from './http';
 import { Metrics, metricsEndpointOf } from './metrics';
+import { OutboxRelay, type OutboxRelayOptions } from './events/outbox';
 
 /** What every service opens at start: its logger, database, Redis and JWT library. */
 export interface Infrastructure {
@@ -49,6 +50,27 @@ export async function openInfrastructure(
     queryCount: () => queries,
     close: async () => {
       redis.disconnect();
+      await prisma.$disconnect();
+    },
+  };
+}
+
+/**
+ * The service's outbox relay, on a small database pool of its own: publishing never waits behind
+ * requests (nor counts as theirs). `close` stops the relay, then closes that pool.
+ */
+export function openOutboxRelay(
+  infra: Infrastructure,
+  config: { DATABASE_URL: string; DATABASE_ROLE?: string; REDIS_KEY_PREFIX: string },
+  schema: string,
+  live: OutboxRelayOptions['live'],
+): { relay: OutboxRelay; close(): Promise<void> } {
+  const prisma = createPrisma(config.DATABASE_URL, { max: 2, role: config.DATABASE_ROLE, metrics: infra.metrics, pool: 'relay' });
+  const relay = new OutboxRelay({ prisma, redis: infra.redis, schema, keyPrefix: config.REDIS_KEY_PREFIX, logger: infra.logger, metrics: infra.metrics, live });
+  return {
+    relay,
+    close: async () => {
+      await relay.stop();
       await prisma.$disconnect();
     },
   };

@@ -1,5 +1,4 @@
-import { openInfrastructure } from '../../../kernel/src/infrastructure';
-import { createPrisma } from '../../../kernel/src/prisma';
+import { openInfrastructure, openOutboxRelay } from '../../../kernel/src/infrastructure';
 import { projectPath } from '../../../kernel/src/project-root';
 import { loadTypeDefs, startSubgraph, type RunningServer } from '../../../kernel/src/server';
 import { OutboxRelay } from '../../../kernel/src/events/outbox';
@@ -19,20 +18,13 @@ export interface InventoryServer extends RunningServer {
 
 export async function startInventoryService(config: InventoryConfig): Promise<InventoryServer> {
   const infra = await openInfrastructure('inventory', config);
-  const { prisma, redis, logger } = infra;
-  // The relay polls on a small pool of its own, so publishing never waits behind requests (nor counts as theirs).
-  const relayPrisma = createPrisma(config.DATABASE_URL, { max: 2, role: config.DATABASE_ROLE, metrics: infra.metrics, pool: 'relay' });
-  const relay = new OutboxRelay({
-    prisma: relayPrisma,
-    redis,
-    schema: 'inventory',
-    keyPrefix: config.REDIS_KEY_PREFIX,
-    logger,
-    metrics: infra.metrics,
+  const { prisma, logger } = infra;
+  const outbox = openOutboxRelay(infra, config, 'inventory',
     // Subscribers at the gateway get every committed stock change, live.
-    live: (event: EventEnvelope) =>
+    (event: EventEnvelope) =>
       event.type === 'StockChanged' ? { channel: liveChannel(config.REDIS_KEY_PREFIX, 'stockUpdated'), message: event.payload as StockChanged } : undefined,
-  });
+  );
+  const { relay } = outbox;
   const events = new StockEvents(prisma, relay);
   const stock = new StockService(prisma, events);
   const reservations = new ReservationService(prisma, stock, events, config.RESERVATION_TTL_SECONDS, logger, infra.metrics);
@@ -61,8 +53,7 @@ export async function startInventoryService(config: InventoryConfig): Promise<In
     queryCount: infra.queryCount,
     onStop: async () => {
       await sweeper.stop();
-      await relay.stop();
-      await relayPrisma.$disconnect();
+      await outbox.close();
       await infra.close();
     },
     context: (base) => createInventoryContext(base, { stock, reservations }),

@@ -1,5 +1,4 @@
-import { openInfrastructure } from '../../../kernel/src/infrastructure';
-import { createPrisma } from '../../../kernel/src/prisma';
+import { openInfrastructure, openOutboxRelay } from '../../../kernel/src/infrastructure';
 import { projectPath } from '../../../kernel/src/project-root';
 import { loadTypeDefs, startSubgraph, type RunningServer } from '../../../kernel/src/server';
 import { OutboxRelay } from '../../../kernel/src/events/outbox';
@@ -39,20 +38,13 @@ function cachedServiceToken(jwt: JwtService): () => Promise<string> {
 
 export async function startOrderService(config: OrderConfig): Promise<OrderServer> {
   const infra = await openInfrastructure('order', config);
-  const { prisma, redis, logger } = infra;
-  // The relay polls on a small pool of its own, so publishing never waits behind requests (nor counts as theirs).
-  const relayPrisma = createPrisma(config.DATABASE_URL, { max: 2, role: config.DATABASE_ROLE, metrics: infra.metrics, pool: 'relay' });
-  const relay = new OutboxRelay({
-    prisma: relayPrisma,
-    redis,
-    schema: 'order',
-    keyPrefix: config.REDIS_KEY_PREFIX,
-    logger,
-    metrics: infra.metrics,
+  const { prisma, logger } = infra;
+  const outbox = openOutboxRelay(infra, config, 'order',
     // Subscribers of orderUpdated at the gateway get every order event, live.
-    live: (event: EventEnvelope) =>
+    (event: EventEnvelope) =>
       event.type.startsWith('Order') ? { channel: liveChannel(config.REDIS_KEY_PREFIX, 'orderUpdated'), message: event.payload as OrderEvent } : undefined,
-  });
+  );
+  const { relay } = outbox;
 
   const serviceToken = cachedServiceToken(infra.jwt);
   const catalog = new CatalogClient(new SubgraphClient({ name: 'catalog', url: config.CATALOG_URL, serviceToken, timeoutMs: config.SERVICE_CALL_TIMEOUT_MS }), logger);
@@ -97,8 +89,7 @@ export async function startOrderService(config: OrderConfig): Promise<OrderServe
     queryCount: infra.queryCount,
     onStop: async () => {
       await worker.stop();
-      await relay.stop();
-      await relayPrisma.$disconnect();
+      await outbox.close();
       await infra.close();
     },
     context: (base) => createOrderContext(base, orders),
