@@ -89,6 +89,7 @@ export async function seed(databaseUrl: string, count: number): Promise<{ words:
       await pool.query('INSERT INTO catalog.search_words (word) SELECT unnest($1::text[]) ON CONFLICT DO NOTHING', [words.slice(i, i + 10_000)]);
     }
     await pool.query('VACUUM (ANALYZE) catalog.products');
+    await pool.query('VACUUM (ANALYZE) catalog.product_search');
     await pool.query('VACUUM (ANALYZE) catalog.search_words');
     return { words: words.length };
   } finally {

@@ -70,9 +70,9 @@ function writeCursor(sort: ProductSort, row: PageRow): string {
   return encodeCursor({ s: sort, k: row.sortKey instanceof Date ? row.sortKey.toISOString() : row.sortKey, id: row.id });
 }
 
-/** The filter as SQL conditions on `p`, except the search itself. */
+/** The filter as SQL conditions on `p`, except the search itself and that the product is not deleted. */
 function filterConditions(filter: ProductFilter): Prisma.Sql[] {
-  const conditions = [Prisma.sql`p.deleted_at IS NULL`];
+  const conditions: Prisma.Sql[] = [];
   if (filter.category != null) conditions.push(Prisma.sql`p.category = ${filter.category}`);
   const { minPrice, maxPrice } = filter;
   if (minPrice != null && minPrice < 0) throw badUserInput('filter.minPrice', '`minPrice` must not be negative.');
@@ -90,6 +90,23 @@ function filterConditions(filter: ProductFilter): Prisma.Sql[] {
   return conditions;
 }
 
+const LIVE = Prisma.sql`p.deleted_at IS NULL`;
+
+/** Where a search finds its matches, and the condition that leaves out deleted products there. */
+interface SearchTable {
+  from: Prisma.Sql;
+  live: Prisma.Sql[];
+}
+/**
+ * The live products' search columns (id, category, price, in stock, created at, search_vector), kept by
+ * triggers in the transaction of every product write, with a category's rows stored together: a search
+ * ranks and counts every match, and reading them there touches far fewer pages than in `products`
+ * (where a category's rows lie one to a page). Same search_vector, so the same matches, ranks and order.
+ */
+const SEARCH_TABLE: SearchTable = { from: Prisma.sql`catalog.product_search`, live: [] };
+/** A filter on attributes needs the products themselves. */
+const PRODUCTS_TABLE: SearchTable = { from: Prisma.sql`catalog.products`, live: [LIVE] };
+
 const once = <T>(fn: () => Promise<T>) => {
   let result: Promise<T> | undefined;
   return () => (result ??= fn());
@@ -106,12 +123,14 @@ export class ProductListing {
     const first = pageSize(args.first ?? DEFAULT_PAGE_SIZE);
     const filter = args.filter ?? {};
     const conditions = filterConditions(filter);
+    // catalog.product_search holds the columns of every filter but the attributes (see searchPage).
+    const searchTable = (filter.attributes ?? []).length === 0 ? SEARCH_TABLE : PRODUCTS_TABLE;
     // A search without words ("", "!?") is no search; one of stop words only ("the") matches nothing.
     const tsquery = filter.search != null ? searchQuery(filter.search) : null;
     // Without a search there is no relevance: the newest come first.
     const sort: ProductSort = args.sort === 'RELEVANCE' || !args.sort ? (tsquery ? 'RELEVANCE' : 'NEWEST') : args.sort;
     const cursor = args.after ? readCursor(args.after, sort) : undefined;
-    return tsquery ? this.searchPage(conditions, tsquery, sort, first, cursor) : this.browse(conditions, sort, first, cursor);
+    return tsquery ? this.searchPage(searchTable, conditions, tsquery, sort, first, cursor) : this.browse([LIVE, ...conditions], sort, first, cursor);
   }
 
   /** No search: the page walks an index where one fits (created_at, category + price); the count runs only if asked for. */
@@ -136,7 +155,14 @@ export class ProductListing {
    * A search: every match needs its rank anyway, so the matches are collected once (id and sort key),
    * counted, and the page is cut from them; one statement.
    */
-  private async searchPage(conditions: Prisma.Sql[], tsquery: Prisma.Sql, sort: ProductSort, first: number, cursor: Cursor | undefined): Promise<ProductConnection> {
+  private async searchPage(
+    table: SearchTable,
+    conditions: Prisma.Sql[],
+    tsquery: Prisma.Sql,
+    sort: ProductSort,
+    first: number,
+    cursor: Cursor | undefined,
+  ): Promise<ProductConnection> {
     const order = SORTS[sort];
     const direction = Prisma.raw(order.direction);
     const query = Prisma.sql`(SELECT query FROM search)`;
@@ -145,8 +171,8 @@ export class ProductListing {
       WITH search AS MATERIALIZED (SELECT ${tsquery} AS query),
       matches AS MATERIALIZED (
         SELECT p.id, ${order.key(query)} AS sort_key
-        FROM catalog.products p
-        WHERE ${Prisma.join([...conditions, Prisma.sql`p.search_vector @@ ${query}`], ' AND ')}
+        FROM ${table.from} p
+        WHERE ${Prisma.join([...table.live, ...conditions, Prisma.sql`p.search_vector @@ ${query}`], ' AND ')}
       )
       SELECT counted.total, page.sort_key AS "sortKey", ${PRODUCT_COLUMNS}
       FROM (SELECT count(*)::int AS total FROM matches) counted

@@ -1,7 +1,7 @@
 import { FakeTelegram } from '../../../test/support/fake-telegram';
 import { useStack, type Stack } from '../../../test/support/stack';
 import { login, randomPhone, type Session } from '../../../test/support/login';
-import { UPDATE_PRODUCT, PRODUCTS, catalogDatabase, createProduct, createProducts, listProducts, names, randomWord, refusal, uniqueTag } from './catalog-support';
+import { DELETE_PRODUCT, UPDATE_PRODUCT, PRODUCTS, catalogDatabase, createProduct, createProducts, listProducts, names, randomWord, refusal, uniqueTag } from './catalog-support';
 import type { ProductFilter, ProductsVariables } from './catalog-support';
 
 /** A typo: two different neighbouring letters in the middle swapped ("keyboard" -> "keybaord"). */
@@ -133,6 +133,34 @@ describe('searching products: ranked, stemmed, tolerant of typos', () => {
     expect([...names(first), ...names(second)]).toEqual(names(all));
     expect(second.pageInfo.hasNextPage).toBe(false);
     expect(second.totalCount).toBe(4);
+  });
+
+  it('follows every product write in the same transaction: price, category, stock, deletion', async () => {
+    const [category, moved] = [`follows-${uniqueTag()}`, `follows-${uniqueTag()}`];
+    const [lamp, stand] = await createProducts(stack, admin.accessToken, [
+      { name: 'Follower Lamp', category, price: { amount: 3000 } },
+      { name: 'Follower Stand', category, price: { amount: 1000 } },
+    ]);
+    const cheapest = async (filter: ProductFilter) => names(await search('follower', filter, { sort: 'PRICE_ASC' }));
+    expect(await cheapest({ category })).toEqual(['Follower Stand', 'Follower Lamp']);
+
+    const repriced = await stack.gql(UPDATE_PRODUCT, { id: lamp!.id, input: { price: { amount: 500, currency: 'USD' } } }, { token: admin.accessToken });
+    expect(repriced.errors).toBeUndefined();
+    expect(await cheapest({ category })).toEqual(['Follower Lamp', 'Follower Stand']);
+
+    await db.setInStock([stand!.id], true); // as the stock projection writes it
+    expect(await cheapest({ category, inStock: true })).toEqual(['Follower Stand']);
+    expect(await cheapest({ category, inStock: false })).toEqual(['Follower Lamp']);
+
+    const recategorised = await stack.gql(UPDATE_PRODUCT, { id: stand!.id, input: { category: moved } }, { token: admin.accessToken });
+    expect(recategorised.errors).toBeUndefined();
+    expect(await cheapest({ category })).toEqual(['Follower Lamp']);
+    expect(await cheapest({ category: moved, inStock: true })).toEqual(['Follower Stand']);
+
+    expect((await stack.gql(DELETE_PRODUCT, { id: lamp!.id }, { token: admin.accessToken })).errors).toBeUndefined();
+    expect(await search('follower', { category })).toMatchObject({ edges: [], totalCount: 0 });
+    const rows = await db.prisma.productSearch.findMany({ where: { id: { in: [lamp!.id, stand!.id] } }, select: { id: true, category: true, priceAmount: true, inStock: true } });
+    expect(rows).toEqual([{ id: stand!.id, category: moved, priceAmount: 1000, inStock: true }]);
   });
 
   it('treats query syntax as plain words, finds nothing for stop words alone, and refuses an overlong search', async () => {
