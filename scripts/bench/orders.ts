@@ -15,13 +15,16 @@
  *   npm run bench:orders -- --keep          # keep the database afterwards, print its URL
  *
  * Tunables (environment): BENCH_DURATION seconds (15), BENCH_CONCURRENCY (8), BENCH_USERS (16),
- * BENCH_PRODUCTS (20), BENCH_WARMUP seconds (3).
+ * BENCH_PRODUCTS (20), BENCH_WARMUP seconds (3); BENCH_PROFILE=order,inventory,gateway,... runs those
+ * processes with `node --cpu-prof` (written when they stop, in BENCH_PROFILE_DIR/<name>/, default .data/profiles).
  */
 import { randomUUID } from 'node:crypto';
+import fs from 'node:fs';
 import os from 'node:os';
+import path from 'node:path';
 import pg from 'pg';
 import { parsePhoneNumberFromString } from 'libphonenumber-js/max';
-import { freePort, percentile, pgConfig, postgresVersion, say, serviceEnv, startService, withBenchDatabase, writeSection } from './harness';
+import { ROOT, freePort, percentile, pgConfig, postgresVersion, say, serviceEnv, startService, withBenchDatabase, writeSection } from './harness';
 
 const DURATION = Number(process.env.BENCH_DURATION ?? 15);
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 8);
@@ -32,6 +35,10 @@ const INITIAL_STOCK = 1_000_000;
 const CANCEL_EVERY = 10;
 const WRITE_DOC = !process.argv.includes('--no-write');
 const KEEP = process.argv.includes('--keep');
+const PROFILE = new Set((process.env.BENCH_PROFILE ?? '').split(',').filter(Boolean));
+const PROFILE_DIR = path.resolve(ROOT, process.env.BENCH_PROFILE_DIR ?? '.data/profiles');
+// One folder per process: tsx's loader thread writes a profile of its own next to the main thread's (the larger one).
+const profiled = (name: string): string[] => (PROFILE.has(name) ? ['--cpu-prof', `--cpu-prof-dir=${path.join(PROFILE_DIR, name)}`] : []);
 
 // ---------- services ----------
 
@@ -248,20 +255,21 @@ async function main(): Promise<void> {
       ORDER_MAX_UNCONFIRMED_PER_USER: String(CONCURRENCY),
     };
     const codes = new CodeLog();
+    if (PROFILE.size) fs.mkdirSync(PROFILE_DIR, { recursive: true });
     let started = Date.now();
     // Auth in development: without a Telegram bot it logs the login codes, which this script reads.
     const authEnv = { ...env, NODE_ENV: 'development', ADMIN_PHONES: adminPhone, OTP_IP_LIMIT_PER_HOUR: '100000', OTP_PHONE_LIMIT_PER_HOUR: '100' };
     // All settled before going on, so that a failed start still stops every one that did start.
     const starts = await Promise.allSettled([
-      startService('auth', 'subgraphs/auth/src/main.ts', authEnv, ports.auth, '/ready', codes.onLine),
-      startService('catalog', 'subgraphs/catalog/src/main.ts', env, ports.catalog, '/ready'),
-      startService('inventory', 'subgraphs/inventory/src/main.ts', env, ports.inventory, '/ready'),
-      startService('order', 'subgraphs/order/src/main.ts', env, ports.order, '/ready'),
+      startService('auth', 'subgraphs/auth/src/main.ts', authEnv, ports.auth, '/ready', codes.onLine, profiled('auth')),
+      startService('catalog', 'subgraphs/catalog/src/main.ts', env, ports.catalog, '/ready', undefined, profiled('catalog')),
+      startService('inventory', 'subgraphs/inventory/src/main.ts', env, ports.inventory, '/ready', undefined, profiled('inventory')),
+      startService('order', 'subgraphs/order/src/main.ts', env, ports.order, '/ready', undefined, profiled('order')),
     ]);
     for (const start of starts) if (start.status === 'fulfilled') services.push(start.value);
     const failed = starts.find((start) => start.status === 'rejected');
     if (failed) throw failed.reason;
-    const gatewayService = await startService('gateway', 'gateway/src/main.ts', env, ports.gateway, '/health');
+    const gatewayService = await startService('gateway', 'gateway/src/main.ts', env, ports.gateway, '/health', undefined, profiled('gateway'));
     services.push(gatewayService);
     const gateway = gatewayService.url;
     say(`auth, catalog, inventory, order and the gateway ${gateway} started in ${((Date.now() - started) / 1000).toFixed(1)} s`);

@@ -28,9 +28,15 @@ export async function enqueueEvent<K extends string>(
   schema: string,
   input: NewEvent<K>,
 ): Promise<EventEnvelope<PayloadOf<K>>> {
+  const [event] = await enqueueEvents(tx, schema, [input]);
+  return event!;
+}
+
+/** The envelope of an event about to be written: checked against its stream, with its id and the request's trace. */
+export function newEnvelope<K extends string>(input: NewEvent<K>): EventEnvelope<PayloadOf<K>> {
   const expected = Object.hasOwn(EVENT_STREAMS, input.type) ? EVENT_STREAMS[input.type as EventType] : input.stream;
   if (expected !== input.stream) throw new Error(`${input.type} belongs on stream "${expected}", not "${input.stream}"`);
-  const event: EventEnvelope<PayloadOf<K>> = {
+  return {
     id: randomUUID(),
     type: input.type,
     source: input.source,
@@ -39,18 +45,29 @@ export async function enqueueEvent<K extends string>(
     // The request writing it: its consumers carry on its trace and its request id.
     ...currentTrace(),
   };
+}
+
+/** Several events as enqueueEvent writes them, in one statement; they are published in the order given. */
+export async function enqueueEvents<K extends string>(
+  tx: Prisma.TransactionClient,
+  schema: string,
+  inputs: NewEvent<K>[],
+): Promise<EventEnvelope<PayloadOf<K>>[]> {
+  if (inputs.length === 0) return [];
+  const events = inputs.map((input) => newEnvelope(input));
+  const values: unknown[] = [];
+  const rows = events.map((event, i) => {
+    values.push(event.id, inputs[i]!.stream, event.type, JSON.stringify(event.payload ?? null), event.occurredAt, event.requestId ?? null, event.traceparent ?? null);
+    const p = i * 7;
+    // VALUES rows take their seq in the order written: the order given.
+    return `($${p + 1}::uuid, $${p + 2}, $${p + 3}, $${p + 4}::jsonb, $${p + 5}::timestamptz, $${p + 6}, $${p + 7})`;
+  });
   await tx.$executeRawUnsafe(
     `INSERT INTO ${schemaTable(schema, 'outbox_events')} (id, stream, type, payload, created_at, request_id, traceparent)
-     VALUES ($1::uuid, $2, $3, $4::jsonb, $5::timestamptz, $6, $7)`,
-    event.id,
-    input.stream,
-    input.type,
-    JSON.stringify(event.payload ?? null),
-    event.occurredAt,
-    event.requestId ?? null,
-    event.traceparent ?? null,
+     VALUES ${rows.join(', ')}`,
+    ...values,
   );
-  return event;
+  return events;
 }
 
 export interface LiveMessage {

@@ -80,6 +80,7 @@ export class ReservationService {
     const expiresAt = new Date(Date.now() + this.ttlSeconds * 1000);
     try {
       return await this.events.inTransaction(async (tx) => {
+        const changes: Parameters<StockService['recordMany']>[1] = [];
         // Product-id order: two orders reserving the same products lock rows in the same order, never deadlock.
         for (const line of wanted) {
           const [item] = await tx.$queryRaw<ItemRow[]>`
@@ -91,10 +92,10 @@ export class ReservationService {
             this.reservations.inc({ outcome: 'out_of_stock' });
             throw await this.shortage(tx, line);
           }
-          await this.stock.record(tx, item, { deltaOnHand: 0, deltaReserved: line.quantity, reason: 'reserved', actor, orderId });
+          changes.push({ item, movement: { deltaOnHand: 0, deltaReserved: line.quantity, reason: 'reserved', actor, orderId } });
         }
-        await tx.reservation.createMany({ data: wanted.map((line) => ({ orderId, ...line, expiresAt })) });
-        return summarize(orderId, await tx.reservation.findMany({ where: { orderId } }));
+        await this.stock.recordMany(tx, changes);
+        return summarize(orderId, await tx.reservation.createManyAndReturn({ data: wanted.map((line) => ({ orderId, ...line, expiresAt })) }));
       }).then((reservation) => {
         this.reservations.inc({ outcome: 'reserved' });
         return reservation;
@@ -157,6 +158,7 @@ export class ReservationService {
           AND (NOT ${options.onlyExpired ?? false}::boolean OR "expires_at" <= now())
         RETURNING "product_id" AS "productId", "quantity"`;
       lines.sort((a, b) => a.productId.localeCompare(b.productId));
+      const changes: Parameters<StockService['recordMany']>[1] = [];
       for (const line of lines) {
         const onHandDelta = to === 'COMMITTED' ? line.quantity : 0;
         const [item] = await tx.$queryRaw<ItemRow[]>`
@@ -167,8 +169,9 @@ export class ReservationService {
           RETURNING ${ITEM_COLUMNS}`;
         // The item was deleted meanwhile (only possible once nothing was reserved): nothing to give back.
         if (!item) continue;
-        await this.stock.record(tx, item, { deltaOnHand: -onHandDelta, deltaReserved: -line.quantity, reason, actor, orderId });
+        changes.push({ item, movement: { deltaOnHand: -onHandDelta, deltaReserved: -line.quantity, reason, actor, orderId } });
       }
+      await this.stock.recordMany(tx, changes);
     });
     return (await this.find(orderId)) ?? { orderId, status: 'RELEASED', lines: [], expiresAt: null };
   }

@@ -1,6 +1,6 @@
 import { TRANSACTION_OPTIONS, type PrismaClient, type Tx } from '../../../kernel/src/prisma';
 import type { InventoryItem } from '../../../kernel/src/prisma';
-import { enqueueEvent } from '../../../kernel/src/events/outbox';
+import { enqueueEvents } from '../../../kernel/src/events/outbox';
 import type { StockChanged } from '../../../kernel/src/events/envelope';
 
 /**
@@ -20,15 +20,23 @@ export class StockEvents {
   }
 
   async stockChanged(tx: Tx, item: InventoryItem): Promise<void> {
-    const payload: StockChanged = {
-      productId: item.productId,
-      onHand: item.onHand,
-      reserved: item.reserved,
-      available: item.onHand - item.reserved,
-      lowStockThreshold: item.lowStockThreshold,
-      version: Number(item.version),
-      at: item.updatedAt.toISOString(),
-    };
-    await enqueueEvent(tx, 'inventory', { stream: 'inventory', type: 'StockChanged', source: 'inventory', payload });
+    await this.stockChangedMany(tx, [item]);
+  }
+
+  /** One StockChanged event per item, in the order given, in one statement. */
+  async stockChangedMany(tx: Tx, items: InventoryItem[]): Promise<void> {
+    const events = items.map((item) => {
+      const payload: StockChanged = {
+        productId: item.productId,
+        onHand: item.onHand,
+        reserved: item.reserved,
+        available: item.onHand - item.reserved,
+        lowStockThreshold: item.lowStockThreshold,
+        version: Number(item.version),
+        at: item.updatedAt.toISOString(),
+      };
+      return { stream: 'inventory', type: 'StockChanged' as const, source: 'inventory', payload };
+    });
+    await enqueueEvents(tx, 'inventory', events);
   }
 }

@@ -148,12 +148,16 @@ export class StockService {
   }
 
   /** The movement row and the StockChanged event of one change, in the change's transaction. */
-  async record(
-    tx: Tx,
-    item: ItemRow,
-    movement: { deltaOnHand: number; deltaReserved: number; reason: string; actor: string; orderId?: string },
-  ): Promise<void> {
-    await tx.stockMovement.create({ data: { productId: item.productId, ...movement } });
-    await this.events.stockChanged(tx, item);
+  record(tx: Tx, item: ItemRow, movement: Movement): Promise<void> {
+    return this.recordMany(tx, [{ item, movement }]);
+  }
+
+  /** The movement rows and StockChanged events of several changes of one transaction: two statements, whatever their number. */
+  async recordMany(tx: Tx, changes: Array<{ item: ItemRow; movement: Movement }>): Promise<void> {
+    if (changes.length === 0) return;
+    await tx.stockMovement.createMany({ data: changes.map(({ item, movement }) => ({ productId: item.productId, ...movement })) });
+    await this.events.stockChangedMany(tx, changes.map(({ item }) => item));
   }
 }
+
+type Movement = { deltaOnHand: number; deltaReserved: number; reason: string; actor: string; orderId?: string };

@@ -100,8 +100,10 @@ export class OrderPlacement {
     }, TRANSACTION_OPTIONS);
   }
 
-  private findByKey(db: PrismaClient | Tx, userId: string, idempotencyKey: string): Promise<(Order & { lines: OrderLine[] }) | null> {
-    return db.order.findUnique({ where: { userId_idempotencyKey: { userId, idempotencyKey } }, include: { lines: true } });
+  /** The lines are read only for a key already used (rare): a new order costs one statement here. */
+  private async findByKey(db: PrismaClient | Tx, userId: string, idempotencyKey: string): Promise<(Order & { lines: OrderLine[] }) | null> {
+    const order = await db.order.findUnique({ where: { userId_idempotencyKey: { userId, idempotencyKey } } });
+    return order && { ...order, lines: await db.orderLine.findMany({ where: { orderId: order.id } }) };
   }
 
   /** Names and prices of every line in one catalog request; every line in one currency. */

@@ -123,7 +123,9 @@ export class OrderSaga {
         if (then.alarm) deps.logger.error({ orderId: order.id }, then.alarm);
         const deadline = then.startConfirmationClock ? { confirmationDeadline: new Date(Date.now() + deps.settings.confirmationTimeoutSeconds * 1000) } : {};
         const idle = { step: 'NONE' as const, target: null, attempts: 0, nextAttemptAt: null };
-        return (await store.settle(order, { status: then.status, saga: idle, ...deadline }, actor)) ? 'continue' : 'stop';
+        // Idle now: nothing is left to run (a next step is begun, and run, by whoever begins it).
+        await store.settle(order, { status: then.status, saga: idle, ...deadline }, actor);
+        return 'stop';
       }
       case 'compensate': {
         const compensation = order.sagaStep === 'NONE' ? null : SAGA_STEPS[order.sagaStep].compensate;

@@ -57,8 +57,7 @@ export class SagaStore {
   /** Moves the order on from where the step found it; false when it was no longer there. */
   async settle(order: SagaOrder, to: OrderMove, actor: string): Promise<boolean> {
     const reason = to.status === 'CANCELLED' || to.status === 'FAILED' ? order.cancelReason : null;
-    const moved = await this.transitions.move(order.id, { status: order.status, sagaStep: order.sagaStep }, to, { actor, reason });
-    return moved !== null;
+    return this.transitions.moveKnown(order, to, { actor, reason });
   }
 
   /** The step failed for good: `compensation` runs next (leased to this process), ending in `target` with `reason`. */
