@@ -66,7 +66,7 @@ export async function startGateway(config: GatewayConfig, logger: Logger = creat
     buildService: ({ name, url }) => {
       const target = config.subgraphUrls[name] ?? url!;
       subgraphs.set(name, target);
-      return new SubgraphDataSource(name, target, config.SUBGRAPH_TIMEOUT_MS, config.SUBGRAPH_DEDUPE_QUERIES === 'true', metrics);
+      return new SubgraphDataSource(name, target, config.SUBGRAPH_TIMEOUT_MS, config.dedupeSubgraphQueries, metrics);
     },
     logger,
   });

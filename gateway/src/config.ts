@@ -76,6 +76,7 @@ export function loadGatewayConfig(source: NodeJS.ProcessEnv = process.env) {
     sandbox: config.APOLLO_SANDBOX ? config.APOLLO_SANDBOX === 'true' : !production,
     introspection: config.GRAPHQL_INTROSPECTION ? config.GRAPHQL_INTROSPECTION === 'true' : !production,
     responseCache: config.GATEWAY_RESPONSE_CACHE === 'true',
+    dedupeSubgraphQueries: config.SUBGRAPH_DEDUPE_QUERIES === 'true',
     limits: {
       maxTokens: config.MAX_QUERY_TOKENS,
       maxFieldRepeats: config.MAX_FIELD_REPEATS,
