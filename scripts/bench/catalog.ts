@@ -214,7 +214,8 @@ async function main(): Promise<void> {
     started = Date.now();
     const catalog = await startService('catalog', 'subgraphs/catalog/src/main.ts', { ...env, CATALOG_PORT: String(catalogPort) }, catalogPort, '/ready');
     services.push(catalog);
-    const gateway = await startService('gateway', 'gateway/src/main.ts', { ...env, GATEWAY_PORT: String(gatewayPort), CATALOG_URL: catalog.url }, gatewayPort, '/health');
+    // No response cache: every search through the gateway reaches the catalog (the issue's rule: search results are not cached).
+    const gateway = await startService('gateway', 'gateway/src/main.ts', { ...env, GATEWAY_PORT: String(gatewayPort), CATALOG_URL: catalog.url, GATEWAY_RESPONSE_CACHE: 'false' }, gatewayPort, '/health');
     services.push(gateway);
     say(`catalog ${catalog.url}, gateway ${gateway.url} (started in ${((Date.now() - started) / 1000).toFixed(1)} s)`);
 
@@ -258,7 +259,7 @@ async function main(): Promise<void> {
         '',
         `Data: ${PRODUCTS.toLocaleString('en')} generated products (seed ${SEED}) in ${CATEGORIES.length} categories, ~70% in stock, ${words.toLocaleString('en')} dictionary words; seeded and analyzed in ${seedSeconds.toFixed(0)} s.`,
         '',
-        `Query: \`products(filter: { search, category, inStock: true }, first: 20) { totalCount edges { node { id name price { amount } } } }\`, rotating through ${SEARCHES.length} searches, ${SEARCHES.filter((s) => s.kind === 'typo').length} of them misspelt and ${SEARCHES.filter((s) => s.kind === 'prefix').length} a bare prefix (see \`scripts/bench/catalog-data.ts\`). The subgraph is called with a service token, the gateway anonymously.`,
+        `Query: \`products(filter: { search, category, inStock: true }, first: 20) { totalCount edges { node { id name price { amount } } } }\`, rotating through ${SEARCHES.length} searches, ${SEARCHES.filter((s) => s.kind === 'typo').length} of them misspelt and ${SEARCHES.filter((s) => s.kind === 'prefix').length} a bare prefix (see \`scripts/bench/catalog-data.ts\`). The subgraph is called with a service token, the gateway anonymously and with its response cache off (GATEWAY_RESPONSE_CACHE=false), so every search runs.`,
         '',
         table(measurements),
         '',
