@@ -27,10 +27,10 @@ import { costLimit, limitRules, parseOptions } from './operation-limits';
 import { gatewayFormatError } from './error-format';
 import { graphqlOverHttpStatus } from './http-status';
 import { documentScreen } from './document-screen';
-import { ResponseCache } from './response-cache';
+import { ResponseCache, type ServedSupergraph } from './response-cache';
 import { RedisKeyValueCache } from './redis-key-value-cache';
 import { loadTrustedDocuments, trustedDocumentsGuard } from './trusted-documents';
-import { reloadingSupergraph, subgraphNames, supergraphFile, supergraphUrl } from './supergraph-source';
+import { reloadingSupergraph, rootFieldOwners, subgraphNames, supergraphFile, supergraphUrl } from './supergraph-source';
 import type { GraphQLSchema } from 'graphql';
 
 async function subgraphReady(url: string): Promise<boolean> {
@@ -72,11 +72,14 @@ export async function startGateway(config: GatewayConfig, logger: Logger = creat
   });
 
   let apiSchema: GraphQLSchema | undefined;
-  let schemaVersion = '';
+  let servedSupergraph: ServedSupergraph = { version: '', mutationOwners: new Map() };
   let servedSubgraphs = new Set<string>();
   gateway.onSchemaLoadOrUpdate(({ apiSchema: schema, coreSupergraphSdl }) => {
     apiSchema = schema;
-    schemaVersion = createHash('sha256').update(coreSupergraphSdl).digest('hex').slice(0, 16);
+    servedSupergraph = {
+      version: createHash('sha256').update(coreSupergraphSdl).digest('hex').slice(0, 16),
+      mutationOwners: rootFieldOwners(coreSupergraphSdl, 'Mutation'),
+    };
     servedSubgraphs = subgraphNames(coreSupergraphSdl);
   });
   const routes = subscriptionRoutes(config.REDIS_KEY_PREFIX);
@@ -92,7 +95,7 @@ export async function startGateway(config: GatewayConfig, logger: Logger = creat
     perAddressPerMinute: config.MUTATION_RATE_PER_ADDRESS_PER_MINUTE,
   });
   const responseCache = config.responseCache
-    ? new ResponseCache(redis, config.REDIS_KEY_PREFIX, () => schemaVersion, logger, metrics)
+    ? new ResponseCache(redis, config.REDIS_KEY_PREFIX, () => servedSupergraph, logger, metrics)
     : undefined;
   await responseCache?.start();
   const apollo = new ApolloServer<GatewayContext>({

@@ -16,6 +16,16 @@ const EVERY_ENTRY = 'all';
 const PRODUCT_LISTS = 'products';
 const productTag = (id: string) => `product:${id.toLowerCase()}`;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+/** The subgraphs whose data cached responses show: products, their stock, and the reservations orders hold. */
+const CACHED_SUBGRAPHS = new Set(['catalog', 'inventory', 'order']);
+
+/** What the cache needs to know of the supergraph being served (it may be reloaded). */
+export interface ServedSupergraph {
+  /** Changes with the supergraph: replicas on another schema never share entries. */
+  version: string;
+  /** The subgraph serving each Mutation field. */
+  mutationOwners: ReadonlyMap<string, string>;
+}
 
 interface CachedResponse {
   /** The change sequence when the request that produced it started: older than any change it missed. */
@@ -51,8 +61,8 @@ export class ResponseCache {
   constructor(
     private readonly redis: Redis,
     keyPrefix: string,
-    /** Changes with the supergraph (read per request: it may be reloaded): replicas on another schema never share entries. */
-    private readonly schemaVersion: () => string,
+    /** Read per request: the supergraph may be reloaded. */
+    private readonly supergraph: () => ServedSupergraph,
     private readonly logger: Logger,
     metrics?: Metrics,
   ) {
@@ -105,7 +115,7 @@ export class ResponseCache {
         return {
           responseForOperation: async ({ operation, source, request, contextValue, overallCachePolicy }) => {
             if (operation.operation !== OperationTypeNode.QUERY || contextValue.internal) return null;
-            key = this.key(`entry:${sha256(JSON.stringify([this.schemaVersion(), source, request.operationName ?? null, request.variables ?? {}]))}`);
+            key = this.key(`entry:${sha256(JSON.stringify([this.supergraph().version, source, request.operationName ?? null, request.variables ?? {}]))}`);
             try {
               const [raw, seq] = await this.redis.mget(key, this.key('seq'));
               startSeq = Number(seq ?? 0);
@@ -132,6 +142,8 @@ export class ResponseCache {
             if (operation?.operation === OperationTypeNode.MUTATION && response.body.kind === 'single') {
               // A change made through this gateway is evicted before its caller hears back, so the
               // caller's next query (on any replica) is fresh without waiting for the domain event.
+              // Only mutations of the subgraphs whose data is cached: a login or a mark-read evicts nothing.
+              if (!this.changesCachedData(operation)) return;
               const touched = tagsOf(operation, request.variables, response.body.singleResult.data ?? {}).filter((tag) => tag !== EVERY_ENTRY);
               if (touched.some((tag) => tag !== PRODUCT_LISTS)) await this.bump(touched);
               return;
@@ -152,6 +164,15 @@ export class ResponseCache {
         };
       },
     };
+  }
+
+  private changesCachedData(operation: OperationDefinitionNode): boolean {
+    const owners = this.supergraph().mutationOwners;
+    return operation.selectionSet.selections.some((selection) => {
+      if (selection.kind !== Kind.FIELD) return true; // fragments on Mutation: assume they may
+      const owner = owners.get(selection.name.value);
+      return owner === undefined ? selection.name.value !== '__typename' : CACHED_SUBGRAPHS.has(owner);
+    });
   }
 
   private async fresh(entry: CachedResponse): Promise<boolean> {

@@ -1,5 +1,5 @@
 import fs from 'node:fs/promises';
-import { Kind, parse } from 'graphql';
+import { Kind, parse, type ConstDirectiveNode, type DocumentNode } from 'graphql';
 import type { SupergraphSdlHook } from '@apollo/gateway';
 import type { Logger } from '../../kernel/src/logger';
 import { PollingWorker } from '../../kernel/src/polling-worker';
@@ -79,13 +79,39 @@ export function reloadingSupergraph(source: SupergraphSource, options: { interva
 
 /** The subgraph names of a supergraph (its `join__Graph` enum): a subgraph that left it is no longer a readiness check. */
 export function subgraphNames(supergraphSdl: string): Set<string> {
-  const names = new Set<string>();
-  for (const definition of parse(supergraphSdl, { noLocation: true }).definitions) {
-    if (definition.kind !== Kind.ENUM_TYPE_DEFINITION || definition.name.value !== 'join__Graph') continue;
-    for (const value of definition.values ?? []) {
-      const name = value.directives?.find((d) => d.name.value === 'join__graph')?.arguments?.find((a) => a.name.value === 'name')?.value;
-      if (name?.kind === Kind.STRING) names.add(name.value);
+  return new Set(joinGraphs(parse(supergraphSdl, { noLocation: true })).values());
+}
+
+/**
+ * Which subgraph serves each field of a root type (`Mutation`, say), from the supergraph's
+ * `@join__field(graph:)` directives: the gateway's plugins see only the API schema, which has none.
+ */
+export function rootFieldOwners(supergraphSdl: string, typeName: string): Map<string, string> {
+  const document = parse(supergraphSdl, { noLocation: true });
+  const graphs = joinGraphs(document);
+  const owners = new Map<string, string>();
+  for (const definition of document.definitions) {
+    if ((definition.kind !== Kind.OBJECT_TYPE_DEFINITION && definition.kind !== Kind.OBJECT_TYPE_EXTENSION) || definition.name.value !== typeName) continue;
+    for (const field of definition.fields ?? []) {
+      const graph = directiveArgument(field.directives, 'join__field', 'graph');
+      if (graph?.kind === Kind.ENUM) owners.set(field.name.value, graphs.get(graph.value) ?? graph.value);
     }
   }
-  return names;
+  return owners;
 }
+
+/** The `join__Graph` enum: its values (AUTH) and the subgraph names they stand for (auth). */
+function joinGraphs(document: DocumentNode): Map<string, string> {
+  const graphs = new Map<string, string>();
+  for (const definition of document.definitions) {
+    if (definition.kind !== Kind.ENUM_TYPE_DEFINITION || definition.name.value !== 'join__Graph') continue;
+    for (const value of definition.values ?? []) {
+      const name = directiveArgument(value.directives, 'join__graph', 'name');
+      if (name?.kind === Kind.STRING) graphs.set(value.name.value, name.value);
+    }
+  }
+  return graphs;
+}
+
+const directiveArgument = (directives: readonly ConstDirectiveNode[] | undefined, directive: string, argument: string) =>
+  directives?.find((d) => d.name.value === directive)?.arguments?.find((a) => a.name.value === argument)?.value;

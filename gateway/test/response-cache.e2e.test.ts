@@ -15,6 +15,7 @@ const SHOP_PRODUCT = gql(`query CachedProduct($id: ID!) { product(id: $id) { id 
 const SHOP_LISTING = gql(`query CachedListing($category: String!) { products(filter: { category: $category }, first: 10) { totalCount edges { node { name stock { available } } } } }`);
 const MY_ACCOUNT = gql(`query CachedMe { me { id phone } }`);
 const MY_ACCOUNT_AND_CATALOG = gql(`query CachedMeAndListing($category: String!) { me { id } products(filter: { category: $category }) { totalCount } }`);
+const REFRESH = gql(`mutation CachedRefresh($refreshToken: String!) { refreshToken(refreshToken: $refreshToken) { accessToken user { id } } }`);
 const RENAME_PRODUCT = gql(`mutation CachedRename($id: ID!, $name: String!) { updateProduct(id: $id, input: { name: $name }) { id name } }`);
 
 /** A second gateway process with the stack's environment: a replica sharing the same Redis. */
@@ -109,6 +110,26 @@ describe('the shared response cache', () => {
     await stockedProduct(category, 1);
     expect((await stack.gql(SHOP_LISTING, { category })).data!.products.totalCount).toBe(2);
     expect((await graphql(replica.url, SHOP_LISTING, { category })).data!.products.totalCount).toBe(2);
+  });
+
+  it('a login or a token refresh evicts nothing: only catalog, inventory and order mutations do', async () => {
+    const category = `rc-keep-${randomUUID().slice(0, 6)}`;
+    const productId = await stockedProduct(category, 2);
+    const listing = await stack.gql(SHOP_LISTING, { category });
+    await stack.gql(SHOP_PRODUCT, { id: productId });
+    const before = subgraphQueries();
+
+    // Auth mutations whose answers hold ids (the user's) that the cache must not take for products.
+    const shopper = await login(stack, telegram);
+    const refreshed = await stack.gql(REFRESH, { refreshToken: shopper.refreshToken });
+    expect(refreshed.errors).toBeUndefined();
+    expect((await graphql(replica.url, SHOP_LISTING, { category })).data).toEqual(listing.data);
+    expect((await stack.gql(SHOP_PRODUCT, { id: productId })).data!.product).toMatchObject({ id: productId, stock: { available: 2 } });
+    expect(subgraphQueries()).toBe(before);
+
+    // A catalog mutation still evicts the lists at once.
+    await stack.gql(RENAME_PRODUCT, { id: productId, name: 'Kept lamp' }, { token: admin.accessToken });
+    expect((await graphql(replica.url, SHOP_LISTING, { category })).data!.products.edges[0]!.node.name).toBe('Kept lamp');
   });
 
   it('never serves one user personal data cached for another', async () => {
