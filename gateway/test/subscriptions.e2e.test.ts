@@ -9,7 +9,7 @@ import { startGateway, type GatewayServer } from '../src/app';
 import { loadGatewayConfig } from '../src/config';
 import type { FakeTelegram } from '../../test/support/fake-telegram';
 import { eventually } from '../../test/support/eventually';
-import { createPrisma, type PrismaClient } from '../../kernel/src/prisma';
+import { useFileDatabase } from '../../test/support/database';
 
 const STOCK_UPDATED = gql(`
   subscription WatchLiveStock($ids: [ID!], $currency: Boolean!) {
@@ -29,14 +29,12 @@ describe('live stock over websockets', () => {
   let telegram: FakeTelegram;
   let admin: Session;
 
-  let prisma: PrismaClient;
+  const prisma = useFileDatabase({ max: 1 });
 
   beforeAll(async () => {
     ({ stack, telegram } = ctx);
     admin = await login(stack, telegram, adminPhone);
-    prisma = createPrisma(process.env.DATABASE_URL!, { max: 1 });
   });
-  afterAll(() => prisma?.$disconnect());
   const adjust = (productId: string, delta: number) => stack.gql(ADJUST_STOCK, { productId, delta, reason: 'live test' }, { token: admin.accessToken });
 
   async function newProduct(name: string, onHand: number): Promise<string> {

@@ -3,7 +3,7 @@ import { gql } from '../../generated/graphql/gateway';
 import { useStack } from '../../test/support/stack';
 import { login, randomPhone, type Session } from '../../test/support/login';
 import { CREATE_PRODUCT_ID } from '../../test/support/operations';
-import { createPrisma, type PrismaClient } from '../../kernel/src/prisma';
+import { useFileDatabase } from '../../test/support/database';
 
 const RENAME_PRODUCT = gql(`mutation RenameProduct($id: ID!, $name: String!) { updateProduct(id: $id, input: { name: $name }) { id name } }`);
 
@@ -11,12 +11,10 @@ describe('an unexpected error in a subgraph', () => {
   const adminPhone = randomPhone();
   const ctx = useStack({ ADMIN_PHONES: adminPhone });
   let admin: Session;
-  let prisma: PrismaClient;
+  const prisma = useFileDatabase({ max: 1 });
   beforeAll(async () => {
     admin = await login(ctx.stack, ctx.telegram, adminPhone);
-    prisma = createPrisma(process.env.DATABASE_URL!, { max: 1 });
   });
-  afterAll(() => prisma?.$disconnect());
 
   const rename = (id: string, name: string) => ctx.stack.gql(RENAME_PRODUCT, { id, name }, { token: admin.accessToken });
 

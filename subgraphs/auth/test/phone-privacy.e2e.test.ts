@@ -1,4 +1,4 @@
-import { createPrisma, type PrismaClient } from '../../../kernel/src/prisma';
+import { useFileDatabase } from '../../../test/support/database';
 import type { FakeTelegram } from '../../../test/support/fake-telegram';
 import { useStack, type Stack } from '../../../test/support/stack';
 import { bindTelegram, randomPhone, REQUEST_OTP, REQUEST_OTP_WITH_MESSAGE, VERIFY_OTP } from '../../../test/support/login';
@@ -20,12 +20,10 @@ describe('requestOtp tells a stranger nothing about a phone', () => {
   const ctx = useStack();
   let stack: Stack;
   let telegram: FakeTelegram;
-  let prisma: PrismaClient;
+  const prisma = useFileDatabase({ max: 1 });
   beforeAll(() => {
     ({ stack, telegram } = ctx);
-    prisma = createPrisma(process.env.DATABASE_URL!, { max: 1 });
   });
-  afterAll(() => prisma.$disconnect());
 
   it('answers a linked, an unlinked and an unknown phone alike, and only the linked chat gets a code', async () => {
     // Given: a linked phone; a known user whose chat moved to another phone; a phone nobody used.

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { ResultOf, VariablesOf } from '@graphql-typed-document-node/core';
 import { gql } from '../../../generated/graphql/gateway';
-import { createPrisma } from '../../../kernel/src/prisma';
+import { useFileDatabase } from '../../../test/support/database';
 import type { GraphQLResponse } from '../../../test/support/graphql';
 import type { Stack } from '../../../test/support/stack';
 
@@ -102,10 +102,9 @@ export async function walkAll(stack: Stack, variables: ProductsVariables, onPage
  * inventory's stock events, so tests set it here the way that projection would.
  */
 export function catalogDatabase() {
-  const prisma = createPrisma(process.env.DATABASE_URL!, { max: 2 });
+  const prisma = useFileDatabase();
   return {
     prisma,
     setInStock: (ids: string[], inStock: boolean) => prisma.product.updateMany({ where: { id: { in: ids } }, data: { inStock } }),
-    close: () => prisma.$disconnect(),
   };
 }

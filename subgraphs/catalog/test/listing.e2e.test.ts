@@ -44,7 +44,6 @@ describe('listing products: filters, sorts and pages', () => {
     ({ stack, telegram } = ctx);
     admin = await login(stack, telegram, adminPhone);
   });
-  afterAll(() => db.close());
 
   describe('filters', () => {
     const category = `filters-${uniqueTag()}`;

@@ -5,7 +5,8 @@ import { testEnv, useStack, type Stack } from '../../../test/support/stack';
 import { login, randomPhone, type Session } from '../../../test/support/login';
 import { graphql } from '../../../test/support/graphql';
 import { JwtService } from '../../../kernel/src/jwt';
-import { createPrisma, type PrismaClient } from '../../../kernel/src/prisma';
+import type { PrismaClient } from '../../../kernel/src/prisma';
+import { useFileDatabase } from '../../../test/support/database';
 import { loadTypeDefs, subgraphSchema } from '../../../kernel/src/server';
 import { loadGatewayConfig } from '../../../gateway/src/config';
 import { CATALOG_SCHEMA_FILE, createCatalogServices } from '../src/app';
@@ -127,11 +128,7 @@ describe('managing products (admins) and reading them (everyone)', () => {
   });
 
   describe('refusals', () => {
-    let prisma: PrismaClient;
-    beforeAll(() => {
-      prisma = createPrisma(process.env.DATABASE_URL!, { max: 2 });
-    });
-    afterAll(() => prisma?.$disconnect());
+    const prisma = useFileDatabase({ max: 2 });
 
     it('lets only admins write: a shopper is FORBIDDEN, an anonymous caller UNAUTHENTICATED, and nothing changes', async () => {
       const product = await createProduct(stack, admin.accessToken, { name: 'Guarded', category: `guarded-${uniqueTag()}` });
@@ -301,7 +298,7 @@ describe('managing products (admins) and reading them (everyone)', () => {
 
 describe('entity references are batched: a page costs the same few statements whatever its size', () => {
   const typeDefs = loadTypeDefs(CATALOG_SCHEMA_FILE);
-  let base: PrismaClient;
+  const base = useFileDatabase({ max: 2 });
   let server: ApolloServer<CatalogContext>;
   let statements: string[];
   let counted: PrismaClient;
@@ -309,7 +306,6 @@ describe('entity references are batched: a page costs the same few statements wh
   const category = `batch-${uniqueTag()}`;
 
   beforeAll(async () => {
-    base = createPrisma(process.env.DATABASE_URL!, { max: 2 });
     statements = [];
     // Each Prisma operation below (findMany, $queryRaw) is one SQL statement.
     counted = base.$extends({
@@ -332,7 +328,6 @@ describe('entity references are batched: a page costs the same few statements wh
   });
   afterAll(async () => {
     await server?.stop();
-    await base?.$disconnect();
   });
 
   async function run(query: string, variables: Record<string, unknown>) {

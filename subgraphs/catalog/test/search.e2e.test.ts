@@ -23,7 +23,6 @@ describe('searching products: ranked, stemmed, tolerant of typos', () => {
     ({ stack, telegram } = ctx);
     admin = await login(stack, telegram, adminPhone);
   });
-  afterAll(() => db.close());
 
   const search = (text: string, filter: ProductFilter = {}, extra: Omit<ProductsVariables, 'filter'> = {}) =>
     listProducts(stack, { filter: { search: text, ...filter }, ...extra });

@@ -7,7 +7,7 @@ import { graphql, type Operation } from '../../../test/support/graphql';
 import { ADJUST_STOCK, CREATE_INVENTORY_ITEM, PRODUCT_IN_STOCK } from '../../../test/support/operations';
 import { gql } from '../../../generated/graphql/gateway';
 import { startTcpProxy, type TcpProxy } from '../../../test/support/tcp-proxy';
-import { createPrisma, type PrismaClient } from '../../../kernel/src/prisma';
+import { useFileDatabase } from '../../../test/support/database';
 import type { RunningServer } from '../../../kernel/src/server';
 import { streamKey } from '../../../kernel/src/events/envelope';
 import { startCatalogService } from '../src/app';
@@ -34,7 +34,7 @@ describe('the catalog\'s inStock is projected from the inventory\'s events', () 
   /** The stack's catalog, or the one that replaced it after a restart (on the same port, so the gateway reaches it). */
   let catalog: RunningServer;
   let admin: Session;
-  let prisma: PrismaClient;
+  const prisma = useFileDatabase();
   let redis: Redis;
 
   beforeAll(async () => {
@@ -44,7 +44,6 @@ describe('the catalog\'s inStock is projected from the inventory\'s events', () 
     stack = await startStack({ telegram, env: { ADMIN_PHONES: adminPhone }, serviceEnv: { inventory: { REDIS_URL: proxy.url } } });
     catalog = stack.servers.catalog;
     admin = await login(stack, telegram, adminPhone);
-    prisma = createPrisma(process.env.DATABASE_URL!);
     redis = new Redis(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379');
   });
   afterAll(async () => {
@@ -52,7 +51,6 @@ describe('the catalog\'s inStock is projected from the inventory\'s events', () 
     await stack?.stop();
     await proxy?.close();
     await telegram?.close();
-    await prisma?.$disconnect();
     redis?.disconnect();
   });
 

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { useStack } from '../../../test/support/stack';
 import { login, randomPhone, type Session } from '../../../test/support/login';
 import { PRODUCT_IN_STOCK, createStockedProduct } from '../../../test/support/operations';
-import { createPrisma, type PrismaClient } from '../../../kernel/src/prisma';
+import { useFileDatabase } from '../../../test/support/database';
 
 /** Polls `read` until it returns `expected`, and fails with the last value read after `timeoutMs`. */
 async function eventually<T>(read: () => Promise<T>, expected: T, timeoutMs: number): Promise<void> {
@@ -19,12 +19,10 @@ describe('the periodic stock resync (CATALOG_STOCK_RESYNC_SECONDS)', () => {
   const adminPhone = randomPhone();
   const ctx = useStack({ ADMIN_PHONES: adminPhone, CATALOG_STOCK_RESYNC_SECONDS: '1' });
   let admin: Session;
-  let prisma: PrismaClient;
+  const prisma = useFileDatabase({ max: 1 });
   beforeAll(async () => {
     admin = await login(ctx.stack, ctx.telegram, adminPhone);
-    prisma = createPrisma(process.env.DATABASE_URL!, { max: 1 });
   });
-  afterAll(() => prisma?.$disconnect());
 
   const inStock = (id: string) => ctx.stack.gql(PRODUCT_IN_STOCK, { id }).then((r) => r.data?.product?.inStock);
 

@@ -2,7 +2,8 @@ import { randomUUID } from 'node:crypto';
 import { useStack, type Stack } from '../../../test/support/stack';
 import { login, randomPhone, type Session } from '../../../test/support/login';
 import { firstErrorCode, graphql, type GraphQLResponse } from '../../../test/support/graphql';
-import { createPrisma, type PrismaClient } from '../../../kernel/src/prisma';
+import type { PrismaClient } from '../../../kernel/src/prisma';
+import { useFileDatabase } from '../../../test/support/database';
 import { eventually } from '../../../test/support/eventually';
 import { gql } from '../../../generated/graphql/gateway';
 
@@ -32,11 +33,12 @@ function reservationHarness(env: Record<string, string>) {
     newItem(onHand: number): Promise<string>;
     item(productId: string): Promise<{ onHand: number; reserved: number; available: number }>;
   };
+  const prisma = useFileDatabase();
   beforeAll(async () => {
     h.stack = ctx.stack;
     h.admin = await login(ctx.stack, ctx.telegram, adminPhone);
     h.service = await ctx.stack.serviceToken('order');
-    h.prisma = createPrisma(process.env.DATABASE_URL!);
+    h.prisma = prisma;
     // Straight at the inventory subgraph, as the order service calls it.
     h.asService = (query, variables) => graphql(ctx.stack.urls.inventory, query, variables, { token: h.service });
     h.newItem = async (onHand) => {
@@ -47,7 +49,6 @@ function reservationHarness(env: Record<string, string>) {
     };
     h.item = async (productId) => (await ctx.stack.gql(ITEM, { id: productId })).data!.inventoryItem!;
   });
-  afterAll(() => h.prisma?.$disconnect());
   return h;
 }
 

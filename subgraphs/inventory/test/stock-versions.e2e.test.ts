@@ -3,7 +3,8 @@ import { useStack, type Stack } from '../../../test/support/stack';
 import { login, randomPhone, type Session } from '../../../test/support/login';
 import { graphql, type Operation } from '../../../test/support/graphql';
 import { gql } from '../../../generated/graphql/gateway';
-import { createPrisma, type PrismaClient } from '../../../kernel/src/prisma';
+import type { PrismaClient } from '../../../kernel/src/prisma';
+import { useFileDatabase } from '../../../test/support/database';
 import type { StockChanged } from '../../../kernel/src/events/envelope';
 
 const CREATE = gql(`mutation InventoryVersionsCreate($input: CreateInventoryItemInput!) { createInventoryItem(input: $input) { productId } }`);
@@ -28,14 +29,12 @@ describe('the versions of a product\'s stock', () => {
   const ctx = useStack({ ADMIN_PHONES: adminPhone });
   let stack: Stack;
   let admin: Session;
-  let prisma: PrismaClient;
+  const prisma = useFileDatabase();
 
   beforeAll(async () => {
     stack = ctx.stack;
     admin = await login(stack, ctx.telegram, adminPhone);
-    prisma = createPrisma(process.env.DATABASE_URL!);
   });
-  afterAll(() => prisma?.$disconnect());
 
   const asAdmin = async <T, V>(query: Operation<T, V>, variables: V) => {
     const response = await stack.gql(query, variables, { token: admin.accessToken });

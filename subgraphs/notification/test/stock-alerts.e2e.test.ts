@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { FakeTelegram } from '../../../test/support/fake-telegram';
 import { useStack, type Stack } from '../../../test/support/stack';
 import { login, randomPhone, type Session } from '../../../test/support/login';
-import { createPrisma, type PrismaClient } from '../../../kernel/src/prisma';
+import { useFileDatabase } from '../../../test/support/database';
 import type { EventEnvelope } from '../../../kernel/src/events/envelope';
 import type { Operation } from '../../../test/support/graphql';
 import { gql } from '../../../generated/graphql/gateway';
@@ -20,17 +20,15 @@ describe('admins are told when a product\'s stock falls to its low-stock thresho
   let streams: EventStreams;
   let admin: Session;
   let customer: Session;
-  let prisma: PrismaClient;
+  const prisma = useFileDatabase();
 
   beforeAll(async () => {
     ({ stack, telegram } = ctx);
     streams = new EventStreams(stack.env.REDIS_KEY_PREFIX!);
-    prisma = createPrisma(process.env.DATABASE_URL!);
     [admin, customer] = await Promise.all([login(stack, telegram, adminPhone), login(stack, telegram)]);
   });
   afterAll(async () => {
     streams?.close();
-    await prisma?.$disconnect();
   });
 
   const alertsFor = async (productId: string) => (await feed(stack, admin.accessToken)).filter((n) => n.kind === 'LOW_STOCK' && n.productId === productId);

@@ -3,7 +3,8 @@ import { Api } from 'node-telegram-bot-api';
 import type { FakeTelegram } from '../../../test/support/fake-telegram';
 import { useStack, type Stack } from '../../../test/support/stack';
 import { login, type Session } from '../../../test/support/login';
-import { createPrisma, type Notification, type PrismaClient } from '../../../kernel/src/prisma';
+import { type Notification, type PrismaClient } from '../../../kernel/src/prisma';
+import { useFileDatabase } from '../../../test/support/database';
 import { createLogger } from '../../../kernel/src/logger';
 import { TelegramSender } from '../src/telegram-sender';
 import { TelegramChats } from '../src/telegram-chats';
@@ -15,18 +16,16 @@ describe('sending notifications to Telegram', () => {
   let stack: Stack;
   let telegram: FakeTelegram;
   let streams: EventStreams;
-  let prisma: PrismaClient;
+  const prisma = useFileDatabase({ max: 4 });
   let customer: Session;
 
   beforeAll(async () => {
     ({ stack, telegram } = ctx);
     streams = new EventStreams(stack.env.REDIS_KEY_PREFIX!);
-    prisma = createPrisma(process.env.DATABASE_URL!, { max: 4 });
     customer = await login(stack, telegram);
   });
   afterAll(async () => {
     streams?.close();
-    await prisma?.$disconnect();
   });
 
   /** Publishes a status change of a new order of `userId`; resolves to its event id and order number. */

@@ -2,7 +2,8 @@ import { freePort, startStack, useStack, type Stack } from '../../../test/suppor
 import { login, randomPhone, type Session } from '../../../test/support/login';
 import { FakeTelegram } from '../../../test/support/fake-telegram';
 import { startTcpProxy, type TcpProxy } from '../../../test/support/tcp-proxy';
-import { createPrisma, type PrismaClient } from '../../../kernel/src/prisma';
+import type { PrismaClient } from '../../../kernel/src/prisma';
+import { useFileDatabase } from '../../../test/support/database';
 import { gql } from '../../../generated/graphql/gateway';
 import type { OrderServer } from '../src/app';
 import { CANCEL_ORDER, Shop, useShop, eventually, inventoryTrail, ok } from './order-support';
@@ -129,7 +130,7 @@ describe('compensation: the inventory cannot be reached', () => {
   let proxy: TcpProxy;
   let shop: Shop;
   let customer: Session;
-  let prisma: PrismaClient;
+  const prisma = useFileDatabase({ max: 2 });
 
   beforeAll(async () => {
     // The order service reaches the inventory through a proxy the test can cut; everyone else directly.
@@ -151,10 +152,8 @@ describe('compensation: the inventory cannot be reached', () => {
     });
     shop = new Shop(stack, await login(stack, telegram, adminPhone));
     customer = await login(stack, telegram);
-    prisma = createPrisma(process.env.DATABASE_URL!, { max: 2 });
   });
   afterAll(async () => {
-    await prisma?.$disconnect();
     await stack?.stop();
     await telegram?.close();
     await proxy?.close();

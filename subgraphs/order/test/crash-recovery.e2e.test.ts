@@ -3,7 +3,7 @@ import path from 'node:path';
 import { freePort, startStack, type Stack } from '../../../test/support/stack';
 import { login, randomPhone, type Session } from '../../../test/support/login';
 import { FakeTelegram } from '../../../test/support/fake-telegram';
-import { createPrisma, type PrismaClient } from '../../../kernel/src/prisma';
+import { useFileDatabase } from '../../../test/support/database';
 import type { Failpoint } from '../src/failpoints';
 import { CANCEL_ORDER, CONFIRM_ORDER, PLACE_ORDER, Shop, UNCAPPED, eventually, inventoryTrail, newKey, ok, type OrderCommand } from './order-support';
 
@@ -71,7 +71,7 @@ describe('crash recovery: the order service killed (SIGKILL) at each step of the
   const adminPhone = randomPhone();
   let telegram: FakeTelegram;
   let stack: Stack;
-  let prisma: PrismaClient;
+  const prisma = useFileDatabase({ max: 2 });
   let shop: Shop;
   let customer: Session;
   let orderPort: number;
@@ -92,12 +92,10 @@ describe('crash recovery: the order service killed (SIGKILL) at each step of the
     childEnv = { ...stack.env, ORDER_SAGA_LEASE_MS: '1000', ORDER_WORKER_INTERVAL_MS: '100' };
     shop = new Shop(stack, await login(stack, telegram, adminPhone));
     customer = await login(stack, telegram);
-    prisma = createPrisma(process.env.DATABASE_URL!, { max: 2 });
   });
 
   afterAll(async () => {
     await Promise.all(running.map((child) => child.stop()));
-    await prisma?.$disconnect();
     await stack?.stop();
     await telegram?.close();
   });

@@ -1,7 +1,7 @@
 import { useStack, type Stack } from '../../../test/support/stack';
 import { login, randomPhone, type Session } from '../../../test/support/login';
 import { firstErrorCode } from '../../../test/support/graphql';
-import { createPrisma, type PrismaClient } from '../../../kernel/src/prisma';
+import { useFileDatabase } from '../../../test/support/database';
 import type { FakeTelegram } from '../../../test/support/fake-telegram';
 import { gql } from '../../../generated/graphql/gateway';
 import { CONFIRM_ORDER, FULFILL_ORDER, Shop, UNCAPPED, inventoryTrail, ok } from './order-support';
@@ -26,15 +26,13 @@ describe('the order process: placed, confirmed, fulfilled', () => {
   let telegram: FakeTelegram;
   let admin: Session;
   let shop: Shop;
-  let prisma: PrismaClient;
+  const prisma = useFileDatabase({ max: 2 });
 
   beforeAll(async () => {
     ({ stack, telegram } = ctx);
     admin = await login(stack, telegram, adminPhone);
     shop = new Shop(stack, admin);
-    prisma = createPrisma(process.env.DATABASE_URL!, { max: 2 });
   });
-  afterAll(() => prisma?.$disconnect());
 
   it('reserves the stock at placement, commits it on confirmation, and an admin fulfils the order', async () => {
     const customer = await login(stack, telegram);

@@ -1,5 +1,6 @@
 import { randomBytes, randomUUID } from 'node:crypto';
-import { createPrisma, type PrismaClient } from '../../../kernel/src/prisma';
+import type { PrismaClient } from '../../../kernel/src/prisma';
+import { useFileDatabase } from '../../../test/support/database';
 import type { GraphQLResponse, Operation } from '../../../test/support/graphql';
 import { gql } from '../../../generated/graphql/gateway';
 import type { OrderDetailsFragment } from '../../../generated/graphql/gateway/graphql';
@@ -109,13 +110,13 @@ export function useShop(env: Record<string, string> = {}): ShopFixture {
   const adminPhone = randomPhone();
   const ctx = useStack({ ADMIN_PHONES: adminPhone, ...env });
   const holder = {} as ShopFixture;
+  const prisma = useFileDatabase({ max: 2 });
   beforeAll(async () => {
     holder.stack = ctx.stack;
     holder.telegram = ctx.telegram;
     holder.shop = new Shop(ctx.stack, await login(ctx.stack, ctx.telegram, adminPhone));
     holder.customer = await login(ctx.stack, ctx.telegram);
-    holder.prisma = createPrisma(process.env.DATABASE_URL!, { max: 2 });
+    holder.prisma = prisma;
   });
-  afterAll(() => holder.prisma?.$disconnect());
   return holder;
 }

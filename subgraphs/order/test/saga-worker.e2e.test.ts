@@ -1,6 +1,6 @@
 import { useStack, type Stack } from '../../../test/support/stack';
 import { login, randomPhone } from '../../../test/support/login';
-import { createPrisma, type PrismaClient } from '../../../kernel/src/prisma';
+import { useFileDatabase } from '../../../test/support/database';
 import { startOrderService, type OrderServer } from '../src/app';
 import { loadOrderConfig } from '../src/config';
 import { Shop, inventoryTrail, newKey } from './order-support';
@@ -10,7 +10,7 @@ describe('the saga worker, with several order processes', () => {
   // Rounds are run by hand here.
   const ctx = useStack({ ADMIN_PHONES: adminPhone }, { serviceEnv: { order: { ORDER_WORKER_INTERVAL_MS: '3600000' } } });
   let stack: Stack;
-  let prisma: PrismaClient;
+  const prisma = useFileDatabase({ max: 2 });
   let shop: Shop;
   let first: OrderServer;
   let second: OrderServer;
@@ -18,13 +18,11 @@ describe('the saga worker, with several order processes', () => {
   beforeAll(async () => {
     stack = ctx.stack;
     shop = new Shop(stack, await login(stack, ctx.telegram, adminPhone));
-    prisma = createPrisma(process.env.DATABASE_URL!, { max: 2 });
     first = stack.servers.order as OrderServer;
     second = await startOrderService(loadOrderConfig({ ...stack.env, ORDER_PORT: '0', ORDER_WORKER_INTERVAL_MS: '3600000' }));
   });
   afterAll(async () => {
     await second?.stop();
-    await prisma?.$disconnect();
   });
 
   /** Orders left at RESERVING with their lease run out, as a dead process leaves them. */
