@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { gql } from '../generated/graphql/gateway';
 import { useStack, type Stack, type SubgraphName } from './support/stack';
-import { login, randomPhone, REQUEST_OTP, VERIFY_OTP, type Session } from './support/login';
+import { bindTelegram, login, randomPhone, REQUEST_OTP, VERIFY_OTP, type Session } from './support/login';
 import { createStockedProduct } from './support/operations';
 import { eventually } from './support/eventually';
 import { firstErrorCode } from './support/graphql';
@@ -169,6 +169,21 @@ describe('metrics', () => {
     expect(delta('shop_otp_verifications_total', { outcome: 'wrong' })).toBe(1);
     expect(gatewayAfter.value('shop_gateway_refusals_total', { limit: 'RATE_LIMITED' })).toBe(gatewayBefore.value('shop_gateway_refusals_total', { limit: 'RATE_LIMITED' }));
     expect(gatewayAfter.value('shop_graphql_errors_total', { code: 'RATE_LIMITED' }) - gatewayBefore.value('shop_graphql_errors_total', { code: 'RATE_LIMITED' })).toBe(1);
+  });
+
+  it('counts login codes sent through Telegram, and those it could not send', async () => {
+    const before = await scrape('notification');
+    await login(stack, telegram);
+    const phone = randomPhone();
+    const person = await bindTelegram(telegram, phone);
+    // Both tries of the login-code sender (one retry) fail. The answer is the same either way (delivery runs
+    // in the background, so its timing tells nobody whether the phone is linked): only the count shows it.
+    telegram.failNext('sendMessage', { errorCode: 500, chatId: person.chatId }, 2);
+    expect((await stack.gql(REQUEST_OTP, { phone })).errors).toBeUndefined();
+    const failed = (m: Scrape) => m.value('shop_telegram_login_codes_total', { outcome: 'failed' });
+    const after = await eventually(() => scrape('notification'), (m) => failed(m) > failed(before));
+    const delta = (outcome: string) => after.value('shop_telegram_login_codes_total', { outcome }) - before.value('shop_telegram_login_codes_total', { outcome });
+    expect([delta('sent'), delta('failed'), delta('blocked')]).toEqual([1, 1, 0]);
   });
 
   it('counts response-cache misses and hits', async () => {

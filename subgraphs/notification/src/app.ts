@@ -47,7 +47,7 @@ export async function startNotificationService(config: NotificationConfig): Prom
         metrics: infra.metrics,
       })
     : undefined;
-  const loginCodes = new LoginCodes(token ? new Api(token, { apiRoot, maxRetries: 1, maxRetryAfterMs: 3_000, timeoutMs: 8_000 }) : undefined, chats, logger);
+  const loginCodes = new LoginCodes(token ? new Api(token, { apiRoot, maxRetries: 1, maxRetryAfterMs: 3_000, timeoutMs: 8_000 }) : undefined, chats, logger, infra.metrics);
   const bot = token
     ? new NotificationBot(
         {
