@@ -150,7 +150,8 @@ export async function startGateway(config: GatewayConfig, logger: Logger = creat
 
   const subgraphChecks = () =>
     Object.fromEntries([...subgraphs].filter(([name]) => servedSubgraphs.has(name)).map(([name, url]) => [`subgraph:${name}`, () => subgraphReady(url)]));
-  healthRoutes(app, () => ({ redis: () => redisReachable(redis), ...subgraphChecks() }), draining.stopping);
+  // Ready while Redis answers; each subgraph is reported (a subgraph that is down costs its fields, not the shop).
+  healthRoutes(app, { redis: () => redisReachable(redis) }, draining.stopping, subgraphChecks);
   const metricsServer = await serveMetrics(metrics, app, config.GATEWAY_HOST, () => (httpServer.address() as AddressInfo).port);
   app.use(requestIds());
   app.use(

@@ -12,26 +12,34 @@ export const MAX_BODY_BYTES = 100 * 1024;
 
 export type ReadinessCheck = () => Promise<boolean>;
 
+type Checks = Record<string, ReadinessCheck> | (() => Record<string, ReadinessCheck>);
+
 /**
  * GET /health (the process is alive) and GET /ready (each named dependency answers, and the process
- * is not stopping). `checks` may be a function when the dependencies change (the gateway's subgraphs).
+ * is not stopping). `checks` may be a function when the dependencies change. `reported` are shown but
+ * not required (the gateway's subgraphs: one subgraph down must not take every gateway out of the load
+ * balancer, the rest of the shop still works): while one is down the answer is 200 "degraded".
  */
-export function healthRoutes(app: Express, checks: Record<string, ReadinessCheck> | (() => Record<string, ReadinessCheck>), stopping: () => boolean = () => false): void {
+export function healthRoutes(app: Express, checks: Checks, stopping: () => boolean = () => false, reported: Checks = {}): void {
   app.get('/health', (_req, res) => {
     res.json({ status: 'ok' });
   });
+  const run = (named: Checks) => {
+    const current = typeof named === 'function' ? named() : named;
+    return Promise.all(Object.entries(current).map(async ([name, check]) => [name, await check()] as const));
+  };
   app.get('/ready', async (_req, res) => {
     // First thing on SIGTERM: load balancers take the process out before its port closes.
     if (stopping()) {
       res.status(503).json({ status: 'stopping' });
       return;
     }
-    const current = typeof checks === 'function' ? checks() : checks;
-    const entries = await Promise.all(Object.entries(current).map(async ([name, check]) => [name, await check()] as const));
-    const ready = entries.every(([, ok]) => ok);
+    const [required, shown] = await Promise.all([run(checks), run(reported)]);
+    const ready = required.every(([, ok]) => ok);
+    const status = !ready ? 'unavailable' : shown.every(([, ok]) => ok) ? 'ready' : 'degraded';
     res.status(ready ? 200 : 503).json({
-      status: ready ? 'ready' : 'unavailable',
-      checks: Object.fromEntries(entries.map(([name, ok]) => [name, ok ? 'up' : 'down'])),
+      status,
+      checks: Object.fromEntries([...required, ...shown].map(([name, ok]) => [name, ok ? 'up' : 'down'])),
     });
   });
 }
