@@ -7,7 +7,7 @@ import path from 'node:path';
 import { startProcessStack, type ProcessStack } from './support/stack';
 import { FakeTelegram } from './support/fake-telegram';
 import { OtlpReceiver, type ReceivedSpan } from './support/otlp-receiver';
-import { login, randomPhone, type Session } from './support/login';
+import { bindTelegram, login, randomPhone, type Session } from './support/login';
 import { eventually } from './support/eventually';
 import { PRODUCT_TOTAL } from './support/operations';
 import { PLACE_ORDER, Shop, newKey, ok } from '../subgraphs/order/test/order-support';
@@ -108,6 +108,23 @@ describe('traces: one trace from the client through the gateway, the subgraphs, 
       (trace) => servicesOf(trace).includes('catalog') && servicesOf(trace).includes('gateway'),
     );
     expect(spans.find((span) => span.service === 'gateway' && span.kind === SERVER)?.parentSpanId).toBe(parentSpanId);
+  });
+
+  it('a Telegram update read by long polling starts a trace: sharing a contact binds the phone at the auth service under it', async () => {
+    const person = await bindTelegram(telegram, randomPhone());
+    const isContactUpdate = (span: ReceivedSpan) =>
+      span.service === 'notification' && span.name === 'telegram update' && span.kind === CONSUMER && span.attributes['telegram.update_type'] === 'message';
+    // The person's two updates (/start, then the contact): the contact's trace is the one that reaches the auth service.
+    const spans = await eventually(
+      async () => receiver.spans.filter(isContactUpdate).map((update) => receiver.trace(update.traceId)),
+      (traces) => traces.some((trace) => servicesOf(trace).includes('auth') && trace.some((span) => String(span.attributes['url.full'] ?? '').includes('/sendMessage'))),
+      20_000,
+    ).then((traces) => traces.find((trace) => servicesOf(trace).includes('auth'))!);
+    const [root] = rootsOf(spans);
+    expect(rootsOf(spans)).toHaveLength(1);
+    expect(root).toMatchObject({ service: 'notification', name: 'telegram update', kind: CONSUMER });
+    expect(spans.some((span) => span.service === 'auth' && span.kind === SERVER)).toBe(true);
+    expect(person.chatId).toBeDefined();
   });
 
   it("writes a request's log lines, in the gateway and in the subgraph, under one request id: its trace id", async () => {

@@ -80,16 +80,31 @@ export async function continueTrace<T>(
   return tracer().startActiveSpan(name, { kind: options.kind ?? SpanKind.INTERNAL, attributes: options.attributes }, parentOf(carried), async (span) => {
     // A carried trace id is the request id; a request that was not traced carries its x-request-id.
     const requestId = (carried?.traceparent ? activeTraceId() : undefined) ?? carried?.requestId ?? activeTraceId();
-    try {
-      return await (requestId ? runForRequest(requestId, () => fn(span)) : store.exit(() => fn(span)));
-    } catch (error) {
-      span.recordException(error as Error);
-      span.setStatus({ code: SpanStatusCode.ERROR, message: error instanceof Error ? error.message : String(error) });
-      throw error;
-    } finally {
-      span.end();
-    }
+    return runInSpan(span, requestId, fn);
   });
+}
+
+/**
+ * Runs `fn` inside a new span `name`, a child of the active one (a webhook's HTTP request) or, with
+ * none, the root of a trace of its own (an update read by long polling), as work for the current
+ * request in the logs, or for the new trace.
+ */
+export async function inSpan<T>(name: string, options: SpanOptions, fn: (span: Span) => Promise<T>): Promise<T> {
+  return tracer().startActiveSpan(name, { kind: options.kind ?? SpanKind.INTERNAL, attributes: options.attributes }, context.active(), (span) =>
+    runInSpan(span, currentRequestId() ?? activeTraceId(), fn),
+  );
+}
+
+async function runInSpan<T>(span: Span, requestId: string | undefined, fn: (span: Span) => Promise<T>): Promise<T> {
+  try {
+    return await (requestId ? runForRequest(requestId, () => fn(span)) : store.exit(() => fn(span)));
+  } catch (error) {
+    span.recordException(error as Error);
+    span.setStatus({ code: SpanStatusCode.ERROR, message: error instanceof Error ? error.message : String(error) });
+    throw error;
+  } finally {
+    span.end();
+  }
 }
 
 /**

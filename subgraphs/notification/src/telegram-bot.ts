@@ -2,6 +2,7 @@ import type { Express } from 'express';
 import { Bot, type Context } from 'node-telegram-bot-api';
 import type { Logger } from '../../../kernel/src/logger';
 import { ErrorCode } from '../../../kernel/src/errors';
+import { SpanKind, inSpan } from '../../../kernel/src/request-context';
 import { OrderButtons } from './order-buttons';
 import { SubgraphRefusal } from '../../../kernel/src/subgraph-client';
 import type { AuthUsers } from './auth-client';
@@ -20,6 +21,9 @@ const TRY_AGAIN = 'Something went wrong on our side; please try again in a minut
 /** Refusals that are about our own request, not about the person's order: they get TRY_AGAIN, and the log the details. */
 const NOT_FOR_THE_PERSON = new Set<string | undefined>([undefined, ErrorCode.INTERNAL_SERVER_ERROR, ErrorCode.UNAUTHENTICATED, 'GRAPHQL_VALIDATION_FAILED', 'GRAPHQL_PARSE_FAILED', 'BAD_REQUEST']);
 /** answerCallbackQuery takes at most 200 characters. */
+/** The kind of an update (message, callback_query, ...): the one field it has besides update_id. */
+const updateType = (update: object) => Object.keys(update).find((key) => key !== 'update_id') ?? 'unknown';
+
 const clip = (text: string) => (text.length > 200 ? `${text.slice(0, 197)}...` : text);
 
 const OUTCOMES: Record<string, { answer: string; mark: string }> = {
@@ -45,6 +49,10 @@ export class NotificationBot {
     private readonly logger: Logger,
   ) {
     this.bot = new Bot(options.token, { apiRoot: options.apiRoot });
+    // Each update is a span: in a trace of its own when read by long polling, under the HTTP request's with a webhook.
+    this.bot.use((ctx, next) =>
+      inSpan('telegram update', { kind: SpanKind.CONSUMER, attributes: { 'telegram.update_id': ctx.update.update_id, 'telegram.update_type': updateType(ctx.update) } }, () => next()),
+    );
     this.bot.command('start', (ctx) => this.onStart(ctx));
     this.bot.on('message', (ctx, next) => (ctx.message?.contact ? this.onContact(ctx) : next()));
     this.bot.on('callback_query', (ctx) => this.onButton(ctx));
