@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Logger } from '../logger';
 import { oncePerScrape, type Metrics } from '../metrics';
-import { TRANSACTION_OPTIONS, type Prisma, type PrismaClient } from '../prisma';
+import { poolOf, type Prisma, type PrismaClient } from '../prisma';
 import type { Redis } from '../redis';
 import { PollingWorker } from '../polling-worker';
 import { EVENT_STREAMS, streamKey, type EventEnvelope, type EventPayloads, type EventType } from './envelope';
@@ -210,33 +210,43 @@ export class OutboxRelay {
     }
   }
 
-  private publishBatch(): Promise<number> {
+  /**
+   * One round: in one transaction on a pooled client, take the outbox's lock and mark the next batch
+   * published in one statement, send it to Redis, and commit only once Redis has it (a failure or a
+   * crash rolls the marks back: published again later, never lost).
+   */
+  private async publishBatch(): Promise<number> {
     const { prisma, redis, schema } = this.options;
     // Commands queued while disconnected could run after we gave up on them: a needless duplicate.
-    if (redis.status !== 'ready') return Promise.reject(new Error(`Redis is not connected (${redis.status})`));
-    return prisma.$transaction(
-      async (tx) => {
-        // One publisher per outbox at a time: each item's events reach the stream in commit order.
-        const [lock] = await tx.$queryRawUnsafe<{ locked: boolean }[]>(
-          `SELECT pg_try_advisory_xact_lock(hashtext('outbox'), hashtext($1)) AS locked`,
-          schema,
+    if (redis.status !== 'ready') throw new Error(`Redis is not connected (${redis.status})`);
+    const client = await poolOf(prisma).connect();
+    let broken: Error | undefined;
+    try {
+      await client.query('BEGIN');
+      try {
+        // One publisher per outbox at a time (the lock, held to commit): each item's events reach the stream in commit order.
+        // By id, not by seq range: a row with a lower seq may commit after this statement's snapshot, and goes in a later round.
+        const { rows } = await client.query<OutboxRow & { seq: string }>(
+          `WITH "lock" AS (SELECT pg_try_advisory_xact_lock(hashtext('outbox'), hashtext($1)) AS locked)
+           UPDATE ${this.table} SET published_at = now()
+            WHERE id IN (SELECT id FROM ${this.table}, "lock" WHERE "lock".locked AND published_at IS NULL ORDER BY seq LIMIT $2)
+           RETURNING seq::text AS seq, id::text AS id, stream, type, payload::text AS payload,
+                     to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS occurred_at, request_id, traceparent`,
+          [schema, this.batchSize],
         );
-        if (!lock?.locked) return 0;
-        const rows = await tx.$queryRawUnsafe<OutboxRow[]>(
-          `SELECT id::text AS id, stream, type, payload::text AS payload,
-                  to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS occurred_at, request_id, traceparent
-             FROM ${this.table} WHERE published_at IS NULL ORDER BY seq LIMIT $1`,
-          this.batchSize,
-        );
-        if (rows.length === 0) return 0;
-        await this.sendToRedis(rows);
-        // By id, not by seq range: a row with a lower seq may have committed since the SELECT.
-        await tx.$executeRawUnsafe(`UPDATE ${this.table} SET published_at = now() WHERE id = ANY($1::uuid[])`, rows.map((row) => row.id));
+        if (rows.length > 0) await this.sendToRedis(rows.sort((a, b) => (BigInt(a.seq) < BigInt(b.seq) ? -1 : 1)));
+        await client.query('COMMIT');
         return rows.length;
-      },
-      // It holds the transaction open across the Redis write: room for Redis's own timeout.
-      { ...TRANSACTION_OPTIONS, timeout: this.redisTimeoutMs + TRANSACTION_OPTIONS.timeout },
-    );
+      } catch (error) {
+        await client.query('ROLLBACK').catch((rollbackFailed: unknown) => {
+          broken = rollbackFailed instanceof Error ? rollbackFailed : new Error(String(rollbackFailed));
+        });
+        throw error;
+      }
+    } finally {
+      // A connection that could not roll back is closed, not handed to the next round.
+      client.release(broken);
+    }
   }
 
   private async sendToRedis(rows: OutboxRow[]): Promise<void> {
