@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Logger } from '../logger';
 import { oncePerScrape, type Metrics } from '../metrics';
-import { poolOf, type Prisma, type PrismaClient } from '../prisma';
+import { Prisma, poolOf, type PrismaClient } from '../prisma';
 import type { Redis } from '../redis';
 import { PollingWorker } from '../polling-worker';
 import { EVENT_STREAMS, streamKey, type EventEnvelope, type EventPayloads, type EventType } from './envelope';
@@ -47,6 +47,14 @@ export function newEnvelope<K extends string>(input: NewEvent<K>): EventEnvelope
   };
 }
 
+/** The outbox's columns, in the order outboxRow gives their values. */
+const OUTBOX_COLUMNS = 'id, stream, type, payload, created_at, request_id, traceparent';
+
+/** An event's row in the outbox: the values of OUTBOX_COLUMNS, the payload as JSON text. */
+function outboxRow(stream: string, event: EventEnvelope<unknown>): [string, string, string, string, string, string | null, string | null] {
+  return [event.id, stream, event.type, JSON.stringify(event.payload ?? null), event.occurredAt, event.requestId ?? null, event.traceparent ?? null];
+}
+
 /** Several events as enqueueEvent writes them, in one statement; they are published in the order given. */
 export async function enqueueEvents<K extends string>(
   tx: Prisma.TransactionClient,
@@ -57,17 +65,24 @@ export async function enqueueEvents<K extends string>(
   const events = inputs.map((input) => newEnvelope(input));
   const values: unknown[] = [];
   const rows = events.map((event, i) => {
-    values.push(event.id, inputs[i]!.stream, event.type, JSON.stringify(event.payload ?? null), event.occurredAt, event.requestId ?? null, event.traceparent ?? null);
+    values.push(...outboxRow(inputs[i]!.stream, event));
     const p = i * 7;
     // VALUES rows take their seq in the order written: the order given.
     return `($${p + 1}::uuid, $${p + 2}, $${p + 3}, $${p + 4}::jsonb, $${p + 5}::timestamptz, $${p + 6}, $${p + 7})`;
   });
-  await tx.$executeRawUnsafe(
-    `INSERT INTO ${schemaTable(schema, 'outbox_events')} (id, stream, type, payload, created_at, request_id, traceparent)
-     VALUES ${rows.join(', ')}`,
-    ...values,
-  );
+  await tx.$executeRawUnsafe(`INSERT INTO ${schemaTable(schema, 'outbox_events')} (${OUTBOX_COLUMNS}) VALUES ${rows.join(', ')}`, ...values);
   return events;
+}
+
+/**
+ * An event's outbox INSERT as one part of a larger statement (a CTE beside the change it announces):
+ * one row for each row of `from` (none when the change did not happen), its payload the envelope's
+ * merged with `payloadFrom`, an SQL jsonb expression over `from`'s columns (what only the change knows).
+ */
+export function enqueueEventSql<K extends string>(schema: string, input: NewEvent<K>, from: Prisma.Sql, payloadFrom: Prisma.Sql = Prisma.sql`'{}'::jsonb`): Prisma.Sql {
+  const [id, stream, type, payload, occurredAt, requestId, traceparent] = outboxRow(input.stream, newEnvelope(input));
+  return Prisma.sql`INSERT INTO ${Prisma.raw(schemaTable(schema, 'outbox_events'))} (${Prisma.raw(OUTBOX_COLUMNS)})
+    SELECT ${id}::uuid, ${stream}, ${type}, ${payload}::jsonb || ${payloadFrom}, ${occurredAt}::timestamptz, ${requestId}, ${traceparent} FROM ${from}`;
 }
 
 export interface LiveMessage {

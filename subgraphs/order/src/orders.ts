@@ -89,18 +89,18 @@ export class OrderService {
         status: order.status,
       });
     }
-    if (!(await this.deps.saga.beginCommit(order.id, actor))) throw await this.lostRace(order.id, 'CONFIRMED');
-    await this.deps.saga.run(order.id, actor);
-    return this.get(order.id);
+    const begun = await this.deps.saga.beginCommit(order.id, actor);
+    if (!begun) throw await this.lostRace(order.id, 'CONFIRMED');
+    return (await this.deps.saga.run(order.id, actor, begun)) ?? this.get(order.id);
   }
 
   /** The owner refuses: the reserved stock is released and the order becomes CANCELLED. */
   async cancel(caller: Customer, id: string, actor: string): Promise<Order> {
     const order = await this.owned(caller, id);
     this.assertIdle(order, 'CANCELLED');
-    if (!(await this.deps.saga.beginCancel(order.id, actor, CANCELLED_BY_CUSTOMER))) throw await this.lostRace(order.id, 'CANCELLED');
-    await this.deps.saga.run(order.id, actor);
-    return this.get(order.id);
+    const begun = await this.deps.saga.beginCancel(order.id, actor, CANCELLED_BY_CUSTOMER);
+    if (!begun) throw await this.lostRace(order.id, 'CANCELLED');
+    return (await this.deps.saga.run(order.id, actor, begun)) ?? this.get(order.id);
   }
 
   /** An admin marks a confirmed order as shipped. */

@@ -1,4 +1,4 @@
-import { Prisma, type OrderStatus, type PrismaClient } from '../../../../kernel/src/prisma';
+import { Prisma, type Order, type OrderStatus, type PrismaClient } from '../../../../kernel/src/prisma';
 import { claimDue } from '../../../../kernel/src/claim-due';
 import type { OrderMove, OrderTransitions } from '../transitions';
 import type { ActiveSagaStep, SagaOrder } from './steps';
@@ -28,40 +28,44 @@ export class SagaStore {
     return this.prisma.order.findUnique({ where: { id: orderId }, include: { lines: { orderBy: { position: 'asc' } } } });
   }
 
+  /** The order a step was just begun on (its row in hand), with its lines. */
+  async withLines(order: Order): Promise<SagaOrder> {
+    return { ...order, lines: await this.prisma.orderLine.findMany({ where: { orderId: order.id }, orderBy: { position: 'asc' } }) };
+  }
+
   // ---------- starting a step (conditional: of racing starters exactly one wins) ----------
 
-  /** AWAITING_CONFIRMATION and idle -> COMMITTING. False when the order was not in that state. */
-  async beginCommit(orderId: string, actor: string): Promise<boolean> {
-    const moved = await this.transitions.move(
+  /** AWAITING_CONFIRMATION and idle -> COMMITTING: the order now, or null when it was not in that state. */
+  beginCommit(orderId: string, actor: string): Promise<Order | null> {
+    return this.transitions.move(
       orderId,
       { status: 'AWAITING_CONFIRMATION', sagaStep: 'NONE' },
       { saga: { step: 'COMMITTING', target: null, attempts: 0, nextAttemptAt: this.leaseUntil() } },
       { actor },
     );
-    return moved !== null;
   }
 
-  /** AWAITING_CONFIRMATION and idle -> RELEASING towards CANCELLED. False when the order was not in that state. */
-  async beginCancel(orderId: string, actor: string, reason: string): Promise<boolean> {
-    const moved = await this.transitions.move(
+  /** AWAITING_CONFIRMATION and idle -> RELEASING towards CANCELLED: the order now, or null when it was not in that state. */
+  beginCancel(orderId: string, actor: string, reason: string): Promise<Order | null> {
+    return this.transitions.move(
       orderId,
       { status: 'AWAITING_CONFIRMATION', sagaStep: 'NONE' },
       { saga: { step: 'RELEASING', target: 'CANCELLED', attempts: 0, nextAttemptAt: this.leaseUntil() }, cancelReason: reason },
       { actor },
     );
-    return moved !== null;
   }
 
   // ---------- recording a step's result ----------
 
-  /** Moves the order on from where the step found it; false when it was no longer there. */
-  async settle(order: SagaOrder, to: OrderMove, actor: string): Promise<boolean> {
+  /** Moves the order on from where the step found it: the order now, or null when it was no longer there. */
+  async settle(order: SagaOrder, to: OrderMove, actor: string): Promise<SagaOrder | null> {
     const reason = to.status === 'CANCELLED' || to.status === 'FAILED' ? order.cancelReason : null;
-    return this.transitions.moveKnown(order, to, { actor, reason });
+    const moved = await this.transitions.moveKnown(order, to, { actor, reason });
+    return moved && { ...moved, lines: order.lines };
   }
 
   /** The step failed for good: `compensation` runs next (leased to this process), ending in `target` with `reason`. */
-  startCompensation(order: SagaOrder, compensation: ActiveSagaStep, target: OrderStatus, reason: string, actor: string): Promise<boolean> {
+  startCompensation(order: SagaOrder, compensation: ActiveSagaStep, target: OrderStatus, reason: string, actor: string): Promise<SagaOrder | null> {
     return this.settle(order, { saga: { step: compensation, target, attempts: 0, nextAttemptAt: this.leaseUntil() }, cancelReason: reason }, actor);
   }
 
