@@ -75,14 +75,21 @@ export async function enqueueEvents<K extends string>(
 }
 
 /**
- * An event's outbox INSERT as one part of a larger statement (a CTE beside the change it announces):
- * one row for each row of `from` (none when the change did not happen), its payload the envelope's
- * merged with `payloadFrom`, an SQL jsonb expression over `from`'s columns (what only the change knows).
+ * Events' outbox INSERT as one part of a larger statement (a CTE beside the change it announces):
+ * one event for each row of `rows.from` (none when the change did not happen), in `rows.orderBy`'s
+ * order. Its payload is `event.payload` merged with `rows.payload`, an SQL jsonb expression over the
+ * row (what only the change knows); `rows.id`, an SQL uuid per row, when there are several rows.
  */
-export function enqueueEventSql<K extends string>(schema: string, input: NewEvent<K>, from: Prisma.Sql, payloadFrom: Prisma.Sql = Prisma.sql`'{}'::jsonb`): Prisma.Sql {
-  const [id, stream, type, payload, occurredAt, requestId, traceparent] = outboxRow(input.stream, newEnvelope(input));
+export function enqueueEventsSql(
+  schema: string,
+  event: { stream: string; type: string; source: string; payload?: unknown },
+  rows: { from: Prisma.Sql; payload?: Prisma.Sql; id?: Prisma.Sql; orderBy?: Prisma.Sql },
+): Prisma.Sql {
+  const [id, stream, type, payload, occurredAt, requestId, traceparent] = outboxRow(event.stream, newEnvelope({ ...event, payload: event.payload ?? {} }));
   return Prisma.sql`INSERT INTO ${Prisma.raw(schemaTable(schema, 'outbox_events'))} (${Prisma.raw(OUTBOX_COLUMNS)})
-    SELECT ${id}::uuid, ${stream}, ${type}, ${payload}::jsonb || ${payloadFrom}, ${occurredAt}::timestamptz, ${requestId}, ${traceparent} FROM ${from}`;
+    SELECT ${rows.id ?? Prisma.sql`${id}::uuid`}, ${stream}, ${type}, ${payload}::jsonb || ${rows.payload ?? Prisma.sql`'{}'::jsonb`},
+           ${occurredAt}::timestamptz, ${requestId}, ${traceparent}
+    FROM ${rows.from}${rows.orderBy ? Prisma.sql` ORDER BY ${rows.orderBy}` : Prisma.empty}`;
 }
 
 export interface LiveMessage {

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { Prisma, type Order, type OrderLine, type OrderStatus, type PrismaClient, type SagaStep } from '../../../kernel/src/prisma';
-import { enqueueEventSql } from '../../../kernel/src/events/outbox';
+import { enqueueEventsSql } from '../../../kernel/src/events/outbox';
 import { Metrics } from '../../../kernel/src/metrics';
 import type { OrderEvent } from '../../../kernel/src/events/envelope';
 import { STATUS_EVENTS, assertTransition, orderNumber } from './order-status';
@@ -104,7 +104,7 @@ export class OrderTransitions {
         const event = { stream: 'order', type, source: 'order', payload: orderEvent({ ...known, status: to.status! }, lines, now) };
         const fromRow = Prisma.sql`jsonb_build_object('reason', "cancel_reason",
           'confirmationDeadline', to_char("confirmation_deadline" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'))`;
-        writes.push(Prisma.sql`, "event" AS (${enqueueEventSql('order', event, Prisma.sql`"moved"`, fromRow)})`);
+        writes.push(Prisma.sql`, "event" AS (${enqueueEventsSql('order', event, { from: Prisma.sql`"moved"`, payload: fromRow })})`);
       }
     }
     const [moved] = await this.prisma.$queryRaw<Order[]>`
