@@ -86,42 +86,46 @@ export class OrderPlacement {
     const trace = currentTrace();
     const orderLines: OrderLine[] = priced.lines.map((line) => ({ id: randomUUID(), orderId: id, ...line }));
     const column = <K extends keyof OrderLine>(key: K) => orderLines.map((line) => line[key]);
-    return prisma.$transaction(async (tx) => {
-      // Per-user lock until commit: a concurrent placement of the same user reads after this one's insert, so the key and the cap hold exactly.
-      await tx.$executeRaw`SELECT pg_advisory_xact_lock(hashtextextended(${`order:placement:${userId}`}, 0))`;
-      const [row] = await tx.$queryRaw<Array<Partial<Order> & { existingId: string | null }>>`
-        WITH "existing" AS (
-          SELECT "id" FROM "order"."orders" WHERE "user_id" = ${userId}::uuid AND "idempotency_key" = ${idempotencyKey}
-        ), "unconfirmed" AS (
-          SELECT count(*)::int AS "count" FROM "order"."orders"
-          WHERE "user_id" = ${userId}::uuid AND "status" IN (${Prisma.join(UNCONFIRMED_STATUSES.map((status) => Prisma.sql`${status}::"order"."OrderStatus"`))})
-        ), "placed" AS (
-          INSERT INTO "order"."orders" ("id", "user_id", "idempotency_key", "status", "total_amount", "currency", "saga_step", "saga_attempts",
-                                        "saga_next_attempt_at", "request_id", "traceparent", "created_at", "updated_at")
-          SELECT ${id}::uuid, ${userId}::uuid, ${idempotencyKey}, 'PENDING', ${priced.total}, ${priced.currency}, 'RESERVING', 0,
-                 ${saga.leaseUntil()}, ${trace?.requestId ?? null}, ${trace?.traceparent ?? null}, ${now}, ${now}
-          WHERE NOT EXISTS (SELECT 1 FROM "existing") AND (SELECT "count" FROM "unconfirmed") < ${maxUnconfirmed}
-          RETURNING *
-        ), "lines" AS (
-          INSERT INTO "order"."order_lines" ("id", "order_id", "position", "product_id", "product_name", "quantity", "unit_price_amount", "currency")
-          SELECT l.*
-          FROM unnest(${column('id')}::uuid[], ${column('orderId')}::uuid[], ${column('position')}::int[], ${column('productId')}::uuid[],
-                      ${column('productName')}::text[], ${column('quantity')}::int[], ${column('unitPriceAmount')}::int[], ${column('currency')}::text[]) AS l
-          WHERE EXISTS (SELECT 1 FROM "placed")
-        ), "history" AS (
-          INSERT INTO "order"."order_status_changes" ("id", "order_id", "from", "to", "actor", "created_at")
-          SELECT ${randomUUID()}::uuid, "id", NULL, 'PENDING', ${actor}, ${now} FROM "placed"
-        )
-        SELECT (SELECT "id"::text FROM "existing") AS "existingId", "order".*
-        FROM (SELECT 1) AS "one" LEFT JOIN (SELECT ${ORDER_COLUMNS} FROM "placed") AS "order" ON true`;
-      const { existingId, ...order } = row!;
-      if (existingId) {
-        const existing = await this.findByKey(tx, userId, idempotencyKey);
-        return { order: replay(existing!, lines), created: false as const };
-      }
-      if (!order.id) throw tooManyUnconfirmed(maxUnconfirmed);
-      return { order: { ...(order as Order), lines: orderLines }, created: true as const };
-    }, TRANSACTION_OPTIONS);
+    // Per-user lock until commit: a concurrent placement of the same user reads after this one's insert, so the key and the cap hold exactly.
+    // A batch transaction (the two statements sent one after the other): nothing is decided in between.
+    const [, [row]] = await prisma.$transaction(
+      [
+        prisma.$executeRaw`SELECT pg_advisory_xact_lock(hashtextextended(${`order:placement:${userId}`}, 0))`,
+        prisma.$queryRaw<Array<Partial<Order> & { existingId: string | null }>>`
+          WITH "existing" AS (
+            SELECT "id" FROM "order"."orders" WHERE "user_id" = ${userId}::uuid AND "idempotency_key" = ${idempotencyKey}
+          ), "unconfirmed" AS (
+            SELECT count(*)::int AS "count" FROM "order"."orders"
+            WHERE "user_id" = ${userId}::uuid AND "status" IN (${Prisma.join(UNCONFIRMED_STATUSES.map((status) => Prisma.sql`${status}::"order"."OrderStatus"`))})
+          ), "placed" AS (
+            INSERT INTO "order"."orders" ("id", "user_id", "idempotency_key", "status", "total_amount", "currency", "saga_step", "saga_attempts",
+                                          "saga_next_attempt_at", "request_id", "traceparent", "created_at", "updated_at")
+            SELECT ${id}::uuid, ${userId}::uuid, ${idempotencyKey}, 'PENDING', ${priced.total}, ${priced.currency}, 'RESERVING', 0,
+                   ${saga.leaseUntil()}, ${trace?.requestId ?? null}, ${trace?.traceparent ?? null}, ${now}, ${now}
+            WHERE NOT EXISTS (SELECT 1 FROM "existing") AND (SELECT "count" FROM "unconfirmed") < ${maxUnconfirmed}
+            RETURNING *
+          ), "lines" AS (
+            INSERT INTO "order"."order_lines" ("id", "order_id", "position", "product_id", "product_name", "quantity", "unit_price_amount", "currency")
+            SELECT l.*
+            FROM unnest(${column('id')}::uuid[], ${column('orderId')}::uuid[], ${column('position')}::int[], ${column('productId')}::uuid[],
+                        ${column('productName')}::text[], ${column('quantity')}::int[], ${column('unitPriceAmount')}::int[], ${column('currency')}::text[]) AS l
+            WHERE EXISTS (SELECT 1 FROM "placed")
+          ), "history" AS (
+            INSERT INTO "order"."order_status_changes" ("id", "order_id", "from", "to", "actor", "created_at")
+            SELECT ${randomUUID()}::uuid, "id", NULL, 'PENDING', ${actor}, ${now} FROM "placed"
+          )
+          SELECT (SELECT "id"::text FROM "existing") AS "existingId", "order".*
+          FROM (SELECT 1) AS "one" LEFT JOIN (SELECT ${ORDER_COLUMNS} FROM "placed") AS "order" ON true`,
+      ],
+      TRANSACTION_OPTIONS,
+    );
+    const { existingId, ...order } = row!;
+    if (existingId) {
+      const existing = await this.findByKey(prisma, userId, idempotencyKey);
+      return { order: replay(existing!, lines), created: false as const };
+    }
+    if (!order.id) throw tooManyUnconfirmed(maxUnconfirmed);
+    return { order: { ...(order as Order), lines: orderLines }, created: true as const };
   }
 
   /** The lines are read only for a key already used (rare): a new order costs one statement here. */

@@ -41,6 +41,12 @@ export const ORDER_COLUMNS = Prisma.sql`"id"::text AS "id", "seq", "user_id"::te
   "saga_target"::text AS "sagaTarget", "saga_attempts" AS "sagaAttempts", "saga_next_attempt_at" AS "sagaNextAttemptAt",
   "confirmation_deadline" AS "confirmationDeadline", "request_id" AS "requestId", "traceparent", "created_at" AS "createdAt", "updated_at" AS "updatedAt"`;
 
+/** The lines of the "moved" row, as Prisma's OrderLine[] in position order. */
+const LINES_OF_MOVED = Prisma.sql`, (
+  SELECT coalesce(json_agg(json_build_object('id', "id", 'orderId', "order_id", 'position', "position", 'productId', "product_id", 'productName', "product_name",
+                                             'quantity', "quantity", 'unitPriceAmount', "unit_price_amount", 'currency', "currency") ORDER BY "position"), '[]')
+  FROM "order"."order_lines" WHERE "order_id" = "moved"."id") AS "lines"`;
+
 /**
  * The one way an order changes: a conditional update from a known state, so that of two racing
  * changes exactly one applies; a status change is checked against ORDER_TRANSITIONS and writes its
@@ -68,6 +74,15 @@ export class OrderTransitions {
     return this.write(orderId, from, to, audit, order);
   }
 
+  /**
+   * A move that leaves the status as it is (a saga step begun), returning the order with its lines
+   * in the same statement, for the saga to run from.
+   */
+  async moveReadingLines(orderId: string, from: OrderState, to: Omit<OrderMove, 'status'>, audit: { actor: string }): Promise<(Order & { lines: OrderLine[] }) | null> {
+    const moved = await this.write(orderId, from, to, audit, undefined, true);
+    return moved as (Order & { lines: OrderLine[] }) | null;
+  }
+
   /** move() for a caller that has the order and its lines (the saga): from where `order` is, in one statement and no read. */
   moveKnown(order: Order & { lines: OrderLine[] }, to: OrderMove, audit: { actor: string; reason?: string | null }): Promise<Order | null> {
     return this.write(order.id, { status: order.status, sagaStep: order.sagaStep }, to, audit, order);
@@ -78,7 +93,14 @@ export class OrderTransitions {
    * (atomic on its own: no transaction round trips). The event's reason and confirmation deadline are
    * read from the row it updates; the rest of it (`known`) does not change once an order is placed.
    */
-  private async write(orderId: string, from: OrderState, to: OrderMove, audit: { actor: string; reason?: string | null }, known?: Order & { lines: OrderLine[] }): Promise<Order | null> {
+  private async write(
+    orderId: string,
+    from: OrderState,
+    to: OrderMove,
+    audit: { actor: string; reason?: string | null },
+    known?: Order & { lines: OrderLine[] },
+    readLines = false,
+  ): Promise<Order | null> {
     const statusChange = changesStatus(from, to);
     if (statusChange) assertTransition({ number: orderId, status: from.status }, to.status!);
     const now = new Date();
@@ -113,7 +135,7 @@ export class OrderTransitions {
         WHERE "id" = ${orderId}::uuid AND "status" = ${from.status}::"order"."OrderStatus" AND "saga_step" = ${from.sagaStep}::"order"."SagaStep"
         RETURNING *
       )${writes.length ? Prisma.join(writes, '') : Prisma.empty}
-      SELECT ${ORDER_COLUMNS} FROM "moved"`;
+      SELECT ${ORDER_COLUMNS}${readLines ? LINES_OF_MOVED : Prisma.empty} FROM "moved"`;
     if (moved && statusChange) {
       this.statusChanges.inc({ from: from.status, to: to.status! });
       this.relay.kick();

@@ -68,15 +68,13 @@ export class OrderSaga {
   }
 
   /** AWAITING_CONFIRMATION and idle -> COMMITTING: the order with its lines, ready to run; null when it was not in that state. */
-  async beginCommit(orderId: string, actor: string): Promise<SagaOrder | null> {
-    const begun = await this.store.beginCommit(orderId, actor);
-    return begun && this.store.withLines(begun);
+  beginCommit(orderId: string, actor: string): Promise<SagaOrder | null> {
+    return this.store.beginCommit(orderId, actor);
   }
 
   /** AWAITING_CONFIRMATION and idle -> RELEASING towards CANCELLED: the order with its lines, ready to run; null when it was not in that state. */
-  async beginCancel(orderId: string, actor: string, reason: string): Promise<SagaOrder | null> {
-    const begun = await this.store.beginCancel(orderId, actor, reason);
-    return begun && this.store.withLines(begun);
+  beginCancel(orderId: string, actor: string, reason: string): Promise<SagaOrder | null> {
+    return this.store.beginCancel(orderId, actor, reason);
   }
 
   /** Takes the lease on up to `limit` orders whose step is due (a retry, or a dead process's lease ran out). */

@@ -1,4 +1,4 @@
-import { Prisma, type Order, type OrderStatus, type PrismaClient } from '../../../../kernel/src/prisma';
+import { Prisma, type OrderStatus, type PrismaClient } from '../../../../kernel/src/prisma';
 import { claimDue } from '../../../../kernel/src/claim-due';
 import type { OrderMove, OrderTransitions } from '../transitions';
 import type { ActiveSagaStep, SagaOrder } from './steps';
@@ -28,16 +28,11 @@ export class SagaStore {
     return this.prisma.order.findUnique({ where: { id: orderId }, include: { lines: { orderBy: { position: 'asc' } } } });
   }
 
-  /** The order a step was just begun on (its row in hand), with its lines. */
-  async withLines(order: Order): Promise<SagaOrder> {
-    return { ...order, lines: await this.prisma.orderLine.findMany({ where: { orderId: order.id }, orderBy: { position: 'asc' } }) };
-  }
-
   // ---------- starting a step (conditional: of racing starters exactly one wins) ----------
 
-  /** AWAITING_CONFIRMATION and idle -> COMMITTING: the order now, or null when it was not in that state. */
-  beginCommit(orderId: string, actor: string): Promise<Order | null> {
-    return this.transitions.move(
+  /** AWAITING_CONFIRMATION and idle -> COMMITTING: the order now with its lines, or null when it was not in that state. */
+  beginCommit(orderId: string, actor: string): Promise<SagaOrder | null> {
+    return this.transitions.moveReadingLines(
       orderId,
       { status: 'AWAITING_CONFIRMATION', sagaStep: 'NONE' },
       { saga: { step: 'COMMITTING', target: null, attempts: 0, nextAttemptAt: this.leaseUntil() } },
@@ -45,9 +40,9 @@ export class SagaStore {
     );
   }
 
-  /** AWAITING_CONFIRMATION and idle -> RELEASING towards CANCELLED: the order now, or null when it was not in that state. */
-  beginCancel(orderId: string, actor: string, reason: string): Promise<Order | null> {
-    return this.transitions.move(
+  /** AWAITING_CONFIRMATION and idle -> RELEASING towards CANCELLED: the order now with its lines, or null when it was not in that state. */
+  beginCancel(orderId: string, actor: string, reason: string): Promise<SagaOrder | null> {
+    return this.transitions.moveReadingLines(
       orderId,
       { status: 'AWAITING_CONFIRMATION', sagaStep: 'NONE' },
       { saga: { step: 'RELEASING', target: 'CANCELLED', attempts: 0, nextAttemptAt: this.leaseUntil() }, cancelReason: reason },
