@@ -78,7 +78,12 @@ export class OrderTransitions {
    * A move that leaves the status as it is (a saga step begun), returning the order with its lines
    * in the same statement, for the saga to run from.
    */
-  async moveReadingLines(orderId: string, from: OrderState, to: Omit<OrderMove, 'status'>, audit: { actor: string }): Promise<(Order & { lines: OrderLine[] }) | null> {
+  async moveReadingLines(
+    orderId: string,
+    from: OrderState & { userId?: string; deadlineAfter?: Date },
+    to: Omit<OrderMove, 'status'>,
+    audit: { actor: string },
+  ): Promise<(Order & { lines: OrderLine[] }) | null> {
     const moved = await this.write(orderId, from, to, audit, undefined, true);
     return moved as (Order & { lines: OrderLine[] }) | null;
   }
@@ -95,7 +100,7 @@ export class OrderTransitions {
    */
   private async write(
     orderId: string,
-    from: OrderState,
+    from: OrderState & { userId?: string; deadlineAfter?: Date },
     to: OrderMove,
     audit: { actor: string; reason?: string | null },
     known?: Order & { lines: OrderLine[] },
@@ -133,6 +138,8 @@ export class OrderTransitions {
       WITH "moved" AS (
         UPDATE "order"."orders" SET ${Prisma.join(sets, ', ')}
         WHERE "id" = ${orderId}::uuid AND "status" = ${from.status}::"order"."OrderStatus" AND "saga_step" = ${from.sagaStep}::"order"."SagaStep"
+          ${from.userId !== undefined ? Prisma.sql`AND "user_id" = ${from.userId}::uuid` : Prisma.empty}
+          ${from.deadlineAfter !== undefined ? Prisma.sql`AND ("confirmation_deadline" IS NULL OR "confirmation_deadline" > ${from.deadlineAfter})` : Prisma.empty}
         RETURNING *
       )${writes.length ? Prisma.join(writes, '') : Prisma.empty}
       SELECT ${ORDER_COLUMNS}${readLines ? LINES_OF_MOVED : Prisma.empty} FROM "moved"`;

@@ -6,7 +6,7 @@ import type { Failpoints } from '../failpoints';
 import type { InventoryClient, InventoryOutcome } from '../inventory-client';
 import type { OrderTransitions } from '../transitions';
 import { NOT_CONFIRMED_IN_TIME, SAGA_STEPS, compensationTarget, type SagaOrder, type Then } from './steps';
-import { SagaStore } from './store';
+import { SagaStore, type CustomerStep } from './store';
 
 export interface SagaSettings {
   confirmationTimeoutSeconds: number;
@@ -68,13 +68,13 @@ export class OrderSaga {
   }
 
   /** AWAITING_CONFIRMATION and idle -> COMMITTING: the order with its lines, ready to run; null when it was not in that state. */
-  beginCommit(orderId: string, actor: string): Promise<SagaOrder | null> {
-    return this.store.beginCommit(orderId, actor);
+  beginCommit(orderId: string, actor: string, only?: CustomerStep): Promise<SagaOrder | null> {
+    return this.store.beginCommit(orderId, actor, only);
   }
 
   /** AWAITING_CONFIRMATION and idle -> RELEASING towards CANCELLED: the order with its lines, ready to run; null when it was not in that state. */
-  beginCancel(orderId: string, actor: string, reason: string): Promise<SagaOrder | null> {
-    return this.store.beginCancel(orderId, actor, reason);
+  beginCancel(orderId: string, actor: string, reason: string, only?: CustomerStep): Promise<SagaOrder | null> {
+    return this.store.beginCancel(orderId, actor, reason, only);
   }
 
   /** Takes the lease on up to `limit` orders whose step is due (a retry, or a dead process's lease ran out). */

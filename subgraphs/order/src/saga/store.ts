@@ -5,6 +5,12 @@ import type { ActiveSagaStep, SagaOrder } from './steps';
 
 const ORDERS = '"order"."orders"';
 
+/** A step a customer begins: only on their own order (`userId`), and for a confirmation only while its deadline is after `confirmableAt`. */
+export interface CustomerStep {
+  userId: string;
+  confirmableAt?: Date;
+}
+
 /**
  * The saga's state on the order row, and every read and write of it: `sagaStep` is the remote call
  * still to make (NONE when there is none), `sagaTarget` where a compensation ends, and
@@ -31,20 +37,20 @@ export class SagaStore {
   // ---------- starting a step (conditional: of racing starters exactly one wins) ----------
 
   /** AWAITING_CONFIRMATION and idle -> COMMITTING: the order now with its lines, or null when it was not in that state. */
-  beginCommit(orderId: string, actor: string): Promise<SagaOrder | null> {
+  beginCommit(orderId: string, actor: string, only?: CustomerStep): Promise<SagaOrder | null> {
     return this.transitions.moveReadingLines(
       orderId,
-      { status: 'AWAITING_CONFIRMATION', sagaStep: 'NONE' },
+      { status: 'AWAITING_CONFIRMATION', sagaStep: 'NONE', ...(only ? { userId: only.userId, deadlineAfter: only.confirmableAt } : {}) },
       { saga: { step: 'COMMITTING', target: null, attempts: 0, nextAttemptAt: this.leaseUntil() } },
       { actor },
     );
   }
 
   /** AWAITING_CONFIRMATION and idle -> RELEASING towards CANCELLED: the order now with its lines, or null when it was not in that state. */
-  beginCancel(orderId: string, actor: string, reason: string): Promise<SagaOrder | null> {
+  beginCancel(orderId: string, actor: string, reason: string, only?: CustomerStep): Promise<SagaOrder | null> {
     return this.transitions.moveReadingLines(
       orderId,
-      { status: 'AWAITING_CONFIRMATION', sagaStep: 'NONE' },
+      { status: 'AWAITING_CONFIRMATION', sagaStep: 'NONE', ...(only ? { userId: only.userId } : {}) },
       { saga: { step: 'RELEASING', target: 'CANCELLED', attempts: 0, nextAttemptAt: this.leaseUntil() }, cancelReason: reason },
       { actor },
     );
