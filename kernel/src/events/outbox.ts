@@ -243,9 +243,14 @@ export class OutboxRelay {
     if (redis.status !== 'ready') throw new Error(`Redis is not connected (${redis.status})`);
     const client = await poolOf(prisma).connect();
     let broken: Error | undefined;
+    // A connection lost between statements (while Redis is called) fails the next query; unheard, its 'error' would end the process.
+    const lost = (error: Error) => {
+      broken = error;
+    };
+    client.on('error', lost);
     try {
-      await client.query('BEGIN');
       try {
+        await client.query('BEGIN');
         // One publisher per outbox at a time (the lock, held to commit): each item's events reach the stream in commit order.
         // By id, not by seq range: a row with a lower seq may commit after this statement's snapshot, and goes in a later round.
         const { rows } = await client.query<OutboxRow & { seq: string }>(
@@ -266,7 +271,8 @@ export class OutboxRelay {
         throw error;
       }
     } finally {
-      // A connection that could not roll back is closed, not handed to the next round.
+      // A connection that was lost or could not roll back is closed, not handed to the next round.
+      client.off('error', lost);
       client.release(broken);
     }
   }
