@@ -21,10 +21,28 @@ export function createPrisma(
   // The adapter's own @types/pg copy differs from ours in types only: at run time both are this one `pg`.
   const adapter = new PrismaPg(pool as unknown as ConstructorParameters<typeof PrismaPg>[0], { disposeExternalPool: true });
   if (options.metrics) poolMetrics(options.metrics, options.pool ?? 'main', pool);
-  if (!options.onQuery) return new PrismaClient({ adapter });
+  if (!options.onQuery) return withPool(new PrismaClient({ adapter }), pool);
   const client = new PrismaClient({ adapter, log: [{ emit: 'event', level: 'query' }] });
   client.$on('query', options.onQuery);
+  return withPool(client, pool);
+}
+
+const pools = new WeakMap<object, pg.Pool>();
+
+function withPool<T extends object>(client: T, pool: pg.Pool): T {
+  pools.set(client, pool);
   return client;
+}
+
+/**
+ * The node-postgres pool under a client made by createPrisma, for the few hot background paths that
+ * hold a transaction across another system's call (the outbox relay): a Prisma interactive
+ * transaction costs about 4x the CPU of the same statements on a pooled client (docs/benchmarks.md).
+ */
+export function poolOf(prisma: object): pg.Pool {
+  const pool = pools.get(prisma);
+  if (!pool) throw new Error('poolOf: this PrismaClient was not made by createPrisma');
+  return pool;
 }
 
 function poolMetrics(metrics: Metrics, name: string, pool: pg.Pool): void {

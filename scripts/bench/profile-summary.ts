@@ -2,7 +2,10 @@
  * Where a .cpuprofile's time went: the top functions by self time, and self time grouped by area
  * (HTTP server, subgraph fetch, JWT, planner/executor, ...).
  *
- *   npx tsx scripts/bench/profile-summary.ts .data/profiles/gateway-*.cpuprofile [--top=25]
+ *   npx tsx scripts/bench/profile-summary.ts .data/profiles/gateway-*.cpuprofile [--top=25] [--last=12]
+ *
+ * --last=SECONDS counts only the samples of the profile's last SECONDS (the load, without the start-up
+ * before it: a bench's processes stop right after the run).
  */
 import fs from 'node:fs';
 
@@ -52,11 +55,17 @@ function areaOf(node: ProfileNode): string {
   return 'other';
 }
 
-function summarise(file: string, top: number): void {
+function summarise(file: string, top: number, lastSeconds?: number): void {
   const profile = JSON.parse(fs.readFileSync(file, 'utf8')) as Profile;
   const byId = new Map(profile.nodes.map((node) => [node.id, node]));
   const self = new Map<number, number>();
-  profile.samples.forEach((id, i) => self.set(id, (self.get(id) ?? 0) + (profile.timeDeltas[i] ?? 0)));
+  // Sample times (µs since the start); with --last only the samples after endTime - last count.
+  let at = profile.startTime;
+  const from = lastSeconds === undefined ? -Infinity : profile.endTime - lastSeconds * 1e6;
+  profile.samples.forEach((id, i) => {
+    at += profile.timeDeltas[i] ?? 0;
+    if (at >= from) self.set(id, (self.get(id) ?? 0) + (profile.timeDeltas[i] ?? 0));
+  });
   const total = [...self.values()].reduce((a, b) => a + b, 0);
   let idle = 0;
   const areas = new Map<string, number>();
@@ -91,4 +100,5 @@ function summarise(file: string, top: number): void {
 }
 
 const top = Number(process.argv.find((arg) => arg.startsWith('--top='))?.slice(6) ?? 25);
-for (const file of process.argv.slice(2).filter((arg) => !arg.startsWith('--'))) summarise(file, top);
+const last = process.argv.find((arg) => arg.startsWith('--last='))?.slice(7);
+for (const file of process.argv.slice(2).filter((arg) => !arg.startsWith('--'))) summarise(file, top, last === undefined ? undefined : Number(last));

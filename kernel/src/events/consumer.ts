@@ -4,7 +4,7 @@ import type { Logger } from '../logger';
 import { oncePerScrape, type Metrics } from '../metrics';
 import type { Redis } from '../redis';
 import { deadLetterKey, parseEnvelope, streamKey, type EventEnvelope } from './envelope';
-import { SpanKind, continueTrace } from '../request-context';
+import { SpanKind, SpanStatusCode, continueTrace, runOutsideRequests, startContinuedSpan } from '../request-context';
 
 export interface StreamConsumerOptions {
   /** Used for acks and claims; the blocking reads get their own connection (`redis.duplicate()`). */
@@ -17,6 +17,12 @@ export interface StreamConsumerOptions {
   logger: Logger;
   /** Must be idempotent (see processOnce): an entry is delivered at least once. */
   handle: (event: EventEnvelope) => Promise<void>;
+  /**
+   * Optional: the events of one read at once (one statement for a batch instead of a transaction per
+   * event), acked together once it resolves. When it fails, the batch's events go through `handle`
+   * one by one, so one bad event is retried and dead-lettered alone.
+   */
+  handleBatch?: (events: EventEnvelope[]) => Promise<void>;
   blockMs?: number;
   batchSize?: number;
   /** Entries pending this long (their consumer died, or the handler failed) are claimed and retried: keep it above the slowest handler. */
@@ -195,10 +201,54 @@ export class StreamConsumer {
   /** `redelivered`: the entries may have been delivered before, so their delivery counts are checked. */
   private async processAll(entries: StreamEntry[], redelivered: boolean): Promise<void> {
     const deliveries = redelivered ? await this.deliveryCounts(entries.map(([id]) => id)) : new Map<string, number>();
+    if (this.options.handleBatch && entries.length > 0 && !this.stopping) {
+      entries = await this.processBatch(entries, deliveries);
+    }
     for (const [id, fields] of entries) {
       if (this.stopping) return;
       await this.process(id, fields, deliveries.get(id) ?? 1);
     }
+  }
+
+  /**
+   * The well-formed, not over-delivered entries through handleBatch, acked in one XACK; returns the
+   * entries left for one-by-one processing (the odd ones, or all of them when the batch failed).
+   */
+  private async processBatch(entries: StreamEntry[], deliveries: Map<string, number>): Promise<StreamEntry[]> {
+    const { redis, group, logger } = this.options;
+    const batch: Array<{ id: string; event: EventEnvelope }> = [];
+    const rest: StreamEntry[] = [];
+    for (const entry of entries) {
+      const [id, fields] = entry;
+      let event: EventEnvelope | undefined;
+      try {
+        if (fields && (deliveries.get(id) ?? 1) <= this.maxDeliveries) event = parseEnvelope(fields[fields.indexOf('event') + 1] ?? '');
+      } catch {
+        event = undefined;
+      }
+      if (event) batch.push({ id, event });
+      else rest.push(entry);
+    }
+    if (batch.length === 0) return entries;
+    // One consumer span per event, each in its request's trace, as one at a time has.
+    const spans = batch.map(({ event }) =>
+      startContinuedSpan(event, `process ${event.type}`, {
+        kind: SpanKind.CONSUMER,
+        attributes: { 'messaging.system': 'redis', 'messaging.destination.name': this.key, 'messaging.consumer.group.name': group, 'messaging.message.id': event.id, 'messaging.batch.message_count': batch.length },
+      }).span,
+    );
+    try {
+      await runOutsideRequests(() => this.options.handleBatch!(batch.map(({ event }) => event)));
+    } catch (error) {
+      for (const span of spans) span.setStatus({ code: SpanStatusCode.ERROR, message: error instanceof Error ? error.message : String(error) });
+      logger.warn({ err: error, events: batch.length, group }, 'event batch handler failed; its events are handled one by one');
+      return entries;
+    } finally {
+      for (const span of spans) span.end();
+    }
+    await redis.xack(this.key, group, ...batch.map(({ id }) => id));
+    for (let i = 0; i < batch.length; i++) this.counters?.handled.inc({ stream: this.options.stream, group, outcome: 'ok' });
+    return rest;
   }
 
   private async process(id: string, fields: string[] | null, deliveries: number): Promise<void> {
@@ -288,7 +338,8 @@ export abstract class StreamSubscriber {
 
   protected constructor(options: Omit<StreamConsumerOptions, 'consumer' | 'handle'> & { service: string }) {
     const { service, ...consumer } = options;
-    this.consumer = new StreamConsumer({ ...consumer, consumer: processConsumerName(service), handle: (event) => this.handle(event) });
+    const batch = this.handleBatch?.bind(this);
+    this.consumer = new StreamConsumer({ ...consumer, consumer: processConsumerName(service), handle: (event) => this.handle(event), ...(batch ? { handleBatch: batch } : {}) });
   }
 
   start(): void {
@@ -302,4 +353,7 @@ export abstract class StreamSubscriber {
 
   /** Must be idempotent (see processOnce): an event is delivered at least once. */
   protected abstract handle(event: EventEnvelope): Promise<void>;
+
+  /** Optional: several events read together, handled at once (see StreamConsumerOptions.handleBatch). */
+  protected handleBatch?(events: EventEnvelope[]): Promise<void>;
 }

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Logger } from '../logger';
 import { oncePerScrape, type Metrics } from '../metrics';
-import { TRANSACTION_OPTIONS, type Prisma, type PrismaClient } from '../prisma';
+import { Prisma, poolOf, type PrismaClient } from '../prisma';
 import type { Redis } from '../redis';
 import { PollingWorker } from '../polling-worker';
 import { EVENT_STREAMS, streamKey, type EventEnvelope, type EventPayloads, type EventType } from './envelope';
@@ -47,6 +47,14 @@ export function newEnvelope<K extends string>(input: NewEvent<K>): EventEnvelope
   };
 }
 
+/** The outbox's columns, in the order outboxRow gives their values. */
+const OUTBOX_COLUMNS = 'id, stream, type, payload, created_at, request_id, traceparent';
+
+/** An event's row in the outbox: the values of OUTBOX_COLUMNS, the payload as JSON text. */
+function outboxRow(stream: string, event: EventEnvelope<unknown>): [string, string, string, string, string, string | null, string | null] {
+  return [event.id, stream, event.type, JSON.stringify(event.payload ?? null), event.occurredAt, event.requestId ?? null, event.traceparent ?? null];
+}
+
 /** Several events as enqueueEvent writes them, in one statement; they are published in the order given. */
 export async function enqueueEvents<K extends string>(
   tx: Prisma.TransactionClient,
@@ -57,17 +65,31 @@ export async function enqueueEvents<K extends string>(
   const events = inputs.map((input) => newEnvelope(input));
   const values: unknown[] = [];
   const rows = events.map((event, i) => {
-    values.push(event.id, inputs[i]!.stream, event.type, JSON.stringify(event.payload ?? null), event.occurredAt, event.requestId ?? null, event.traceparent ?? null);
+    values.push(...outboxRow(inputs[i]!.stream, event));
     const p = i * 7;
     // VALUES rows take their seq in the order written: the order given.
     return `($${p + 1}::uuid, $${p + 2}, $${p + 3}, $${p + 4}::jsonb, $${p + 5}::timestamptz, $${p + 6}, $${p + 7})`;
   });
-  await tx.$executeRawUnsafe(
-    `INSERT INTO ${schemaTable(schema, 'outbox_events')} (id, stream, type, payload, created_at, request_id, traceparent)
-     VALUES ${rows.join(', ')}`,
-    ...values,
-  );
+  await tx.$executeRawUnsafe(`INSERT INTO ${schemaTable(schema, 'outbox_events')} (${OUTBOX_COLUMNS}) VALUES ${rows.join(', ')}`, ...values);
   return events;
+}
+
+/**
+ * Events' outbox INSERT as one part of a larger statement (a CTE beside the change it announces):
+ * one event for each row of `rows.from` (none when the change did not happen), in `rows.orderBy`'s
+ * order. Its payload is `event.payload` merged with `rows.payload`, an SQL jsonb expression over the
+ * row (what only the change knows); `rows.id`, an SQL uuid per row, when there are several rows.
+ */
+export function enqueueEventsSql(
+  schema: string,
+  event: { stream: string; type: string; source: string; payload?: unknown },
+  rows: { from: Prisma.Sql; payload?: Prisma.Sql; id?: Prisma.Sql; orderBy?: Prisma.Sql },
+): Prisma.Sql {
+  const [id, stream, type, payload, occurredAt, requestId, traceparent] = outboxRow(event.stream, newEnvelope({ ...event, payload: event.payload ?? {} }));
+  return Prisma.sql`INSERT INTO ${Prisma.raw(schemaTable(schema, 'outbox_events'))} (${Prisma.raw(OUTBOX_COLUMNS)})
+    SELECT ${rows.id ?? Prisma.sql`${id}::uuid`}, ${stream}, ${type}, ${payload}::jsonb || ${rows.payload ?? Prisma.sql`'{}'::jsonb`},
+           ${occurredAt}::timestamptz, ${requestId}, ${traceparent}
+    FROM ${rows.from}${rows.orderBy ? Prisma.sql` ORDER BY ${rows.orderBy}` : Prisma.empty}`;
 }
 
 export interface LiveMessage {
@@ -210,33 +232,49 @@ export class OutboxRelay {
     }
   }
 
-  private publishBatch(): Promise<number> {
+  /**
+   * One round: in one transaction on a pooled client, take the outbox's lock and mark the next batch
+   * published in one statement, send it to Redis, and commit only once Redis has it (a failure or a
+   * crash rolls the marks back: published again later, never lost).
+   */
+  private async publishBatch(): Promise<number> {
     const { prisma, redis, schema } = this.options;
     // Commands queued while disconnected could run after we gave up on them: a needless duplicate.
-    if (redis.status !== 'ready') return Promise.reject(new Error(`Redis is not connected (${redis.status})`));
-    return prisma.$transaction(
-      async (tx) => {
-        // One publisher per outbox at a time: each item's events reach the stream in commit order.
-        const [lock] = await tx.$queryRawUnsafe<{ locked: boolean }[]>(
-          `SELECT pg_try_advisory_xact_lock(hashtext('outbox'), hashtext($1)) AS locked`,
-          schema,
+    if (redis.status !== 'ready') throw new Error(`Redis is not connected (${redis.status})`);
+    const client = await poolOf(prisma).connect();
+    let broken: Error | undefined;
+    // A connection lost between statements (while Redis is called) fails the next query; unheard, its 'error' would end the process.
+    const lost = (error: Error) => {
+      broken = error;
+    };
+    client.on('error', lost);
+    try {
+      try {
+        await client.query('BEGIN');
+        // One publisher per outbox at a time (the lock, held to commit): each item's events reach the stream in commit order.
+        // By id, not by seq range: a row with a lower seq may commit after this statement's snapshot, and goes in a later round.
+        const { rows } = await client.query<OutboxRow & { seq: string }>(
+          `WITH "lock" AS (SELECT pg_try_advisory_xact_lock(hashtext('outbox'), hashtext($1)) AS locked)
+           UPDATE ${this.table} SET published_at = now()
+            WHERE id IN (SELECT id FROM ${this.table}, "lock" WHERE "lock".locked AND published_at IS NULL ORDER BY seq LIMIT $2)
+           RETURNING seq::text AS seq, id::text AS id, stream, type, payload::text AS payload,
+                     to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS occurred_at, request_id, traceparent`,
+          [schema, this.batchSize],
         );
-        if (!lock?.locked) return 0;
-        const rows = await tx.$queryRawUnsafe<OutboxRow[]>(
-          `SELECT id::text AS id, stream, type, payload::text AS payload,
-                  to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS occurred_at, request_id, traceparent
-             FROM ${this.table} WHERE published_at IS NULL ORDER BY seq LIMIT $1`,
-          this.batchSize,
-        );
-        if (rows.length === 0) return 0;
-        await this.sendToRedis(rows);
-        // By id, not by seq range: a row with a lower seq may have committed since the SELECT.
-        await tx.$executeRawUnsafe(`UPDATE ${this.table} SET published_at = now() WHERE id = ANY($1::uuid[])`, rows.map((row) => row.id));
+        if (rows.length > 0) await this.sendToRedis(rows.sort((a, b) => (BigInt(a.seq) < BigInt(b.seq) ? -1 : 1)));
+        await client.query('COMMIT');
         return rows.length;
-      },
-      // It holds the transaction open across the Redis write: room for Redis's own timeout.
-      { ...TRANSACTION_OPTIONS, timeout: this.redisTimeoutMs + TRANSACTION_OPTIONS.timeout },
-    );
+      } catch (error) {
+        await client.query('ROLLBACK').catch((rollbackFailed: unknown) => {
+          broken = rollbackFailed instanceof Error ? rollbackFailed : new Error(String(rollbackFailed));
+        });
+        throw error;
+      }
+    } finally {
+      // A connection that was lost or could not roll back is closed, not handed to the next round.
+      client.off('error', lost);
+      client.release(broken);
+    }
   }
 
   private async sendToRedis(rows: OutboxRow[]): Promise<void> {

@@ -69,6 +69,38 @@ export class StockProjection extends StreamSubscriber {
   }
 
   /**
+   * A read's StockChanged events in one statement (no transaction round trips): each event recorded
+   * once per consumer as processOnce does, each product set from its newest new event if that is newer
+   * than the projection. The products whose `inStock` flipped are told after it.
+   */
+  protected override async handleBatch(events: EventEnvelope[]): Promise<void> {
+    const stock = new Map<string, { productId: string; inStock: boolean; version: string }>();
+    for (const event of events) {
+      if (isEvent(event, 'StockChanged')) stock.set(event.id, { productId: event.payload.productId, inStock: event.payload.available > 0, version: String(event.payload.version) });
+    }
+    if (stock.size === 0) return;
+    const rows = [...stock.values()];
+    const updated = await this.prisma.$queryRaw<Array<{ productId: string; flipped: boolean }>>`
+      WITH "incoming" AS (
+        SELECT * FROM unnest(${[...stock.keys()]}::uuid[], ${rows.map((row) => row.productId)}::uuid[], ${rows.map((row) => row.inStock)}::boolean[], ${rows.map((row) => row.version)}::bigint[])
+          AS e("event_id", "product_id", "in_stock", "version")
+      ), "fresh" AS (
+        INSERT INTO "catalog"."processed_events" ("consumer", "event_id")
+        SELECT ${CONSUMER_GROUP}, "event_id" FROM "incoming" ON CONFLICT DO NOTHING RETURNING "event_id"
+      ), "newest" AS (
+        SELECT DISTINCT ON ("product_id") "product_id", "in_stock", "version"
+        FROM "incoming" JOIN "fresh" USING ("event_id") ORDER BY "product_id", "version" DESC
+      ), "old" AS (
+        SELECT p."id", p."in_stock" FROM "catalog"."products" AS p JOIN "newest" AS n ON n."product_id" = p."id" ORDER BY p."id" FOR UPDATE OF p
+      )
+      UPDATE "catalog"."products" AS p SET "in_stock" = n."in_stock", "stock_version" = n."version"
+      FROM "newest" AS n JOIN "old" ON "old"."id" = n."product_id"
+      WHERE p."id" = n."product_id" AND p."stock_version" < n."version"
+      RETURNING p."id"::text AS "productId", "old"."in_stock" <> n."in_stock" AS "flipped"`;
+    for (const row of updated) if (row.flipped) await this.changed(row.productId);
+  }
+
+  /**
    * Only a newer version wins: events may arrive out of order or twice (versions keep increasing across
    * a delete and recreate). True when `inStock` changed.
    */

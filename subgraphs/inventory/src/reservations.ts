@@ -1,11 +1,11 @@
-import type { PrismaClient, Reservation as ReservationRow, Tx } from '../../../kernel/src/prisma';
-import { isUniqueViolation } from '../../../kernel/src/prisma';
+import type { PrismaClient, Reservation as ReservationRow } from '../../../kernel/src/prisma';
+import { Prisma, isUniqueViolation } from '../../../kernel/src/prisma';
 import { assertUuid } from '../../../kernel/src/ids';
 import { AppError, badUserInput, notFound } from '../../../kernel/src/errors';
 import { ErrorCode, outOfStock } from './errors';
 import type { Logger } from '../../../kernel/src/logger';
 import { Metrics, oncePerScrape } from '../../../kernel/src/metrics';
-import { ITEM_COLUMNS, NEXT_VERSION, type ItemRow, type StockService } from './stock';
+import { NEXT_VERSION, type StockService } from './stock';
 import type { StockEvents } from './stock-events';
 import type { ReservationLineInput } from '../../../generated/graphql/inventory/resolvers';
 
@@ -23,7 +23,9 @@ const MAX_LINES = 100;
 const MAX_QUANTITY = 10_000;
 
 /** An order's reservation as one thing: COMMITTED or RELEASED once every line is, RESERVED while any line holds stock. */
-function summarize(orderId: string, rows: ReservationRow[]): Reservation {
+type LineRow = Pick<ReservationRow, 'productId' | 'quantity' | 'status' | 'expiresAt'>;
+
+function summarize(orderId: string, rows: LineRow[]): Reservation {
   const lines = rows
     .map((row) => ({ productId: row.productId, quantity: row.quantity, status: row.status as ReservationStatus }))
     .sort((a, b) => a.productId.localeCompare(b.productId));
@@ -71,35 +73,44 @@ export class ReservationService {
     return rows.length ? summarize(orderId, rows) : null;
   }
 
-  /** All lines or none. Asking again for the same order returns what the first call reserved. */
+  /**
+   * All lines or none. Asking again for the same order returns what the first call reserved.
+   * One statement (atomic on its own): the items locked in product-id order, reserved only if every
+   * line has the stock, with their movements, StockChanged events and reservation rows.
+   */
   async reserve(actor: string, orderId: string, lines: ReservationLineInput[]): Promise<Reservation> {
     assertUuid(orderId, 'orderId');
     const wanted = this.validateLines(lines);
     const existing = await this.find(orderId);
     if (existing) return existing;
     const expiresAt = new Date(Date.now() + this.ttlSeconds * 1000);
+    let result: { reserved: boolean; stock: Array<{ productId: string; available: number }> | null } | undefined;
     try {
-      return await this.events.inTransaction(async (tx) => {
-        const changes: Parameters<StockService['recordMany']>[1] = [];
-        // Product-id order: two orders reserving the same products lock rows in the same order, never deadlock.
-        for (const line of wanted) {
-          const [item] = await tx.$queryRaw<ItemRow[]>`
-            UPDATE "inventory"."inventory_items"
-            SET "reserved" = "reserved" + ${line.quantity}, "version" = ${NEXT_VERSION}, "updated_at" = now()
-            WHERE "product_id" = ${line.productId}::uuid AND "on_hand" - "reserved" >= ${line.quantity}
-            RETURNING ${ITEM_COLUMNS}`;
-          if (!item) {
-            this.reservations.inc({ outcome: 'out_of_stock' });
-            throw await this.shortage(tx, line);
-          }
-          changes.push({ item, movement: { deltaOnHand: 0, deltaReserved: line.quantity, reason: 'reserved', actor, orderId } });
-        }
-        await this.stock.recordMany(tx, changes);
-        return summarize(orderId, await tx.reservation.createManyAndReturn({ data: wanted.map((line) => ({ orderId, ...line, expiresAt })) }));
-      }).then((reservation) => {
-        this.reservations.inc({ outcome: 'reserved' });
-        return reservation;
-      });
+      [result] = await this.prisma.$queryRaw<Array<NonNullable<typeof result>>>`
+        WITH "wanted" AS (
+          SELECT * FROM unnest(${wanted.map((line) => line.productId)}::uuid[], ${wanted.map((line) => line.quantity)}::int[]) AS w("product_id", "quantity")
+        ), "locked" AS (
+          -- Product-id order: two orders reserving the same products lock rows in the same order, never deadlock.
+          SELECT "product_id", "on_hand" - "reserved" AS "available" FROM "inventory"."inventory_items"
+          WHERE "product_id" IN (SELECT "product_id" FROM "wanted") ORDER BY "product_id" FOR UPDATE
+        ), "enough" AS (
+          SELECT count(*) = ${wanted.length} AS "every" FROM "locked" JOIN "wanted" USING ("product_id") WHERE "available" >= "quantity"
+        ), "items" AS (
+          UPDATE "inventory"."inventory_items" AS i
+          SET "reserved" = i."reserved" + w."quantity", "version" = ${NEXT_VERSION}, "updated_at" = now()
+          FROM "wanted" AS w WHERE i."product_id" = w."product_id" AND (SELECT "every" FROM "enough")
+          RETURNING i.*, w."quantity"
+        ), "movements" AS (
+          INSERT INTO "inventory"."stock_movements" ("id", "product_id", "delta_on_hand", "delta_reserved", "reason", "actor", "order_id")
+          SELECT gen_random_uuid(), "product_id", 0, "quantity", 'reserved', ${actor}, ${orderId}::uuid FROM "items"
+        ), "events" AS (
+          ${this.events.stockChangedSql(Prisma.sql`"items"`, Prisma.sql`"product_id"`)}
+        ), "held" AS (
+          INSERT INTO "inventory"."reservations" ("id", "order_id", "product_id", "quantity", "expires_at", "updated_at")
+          SELECT gen_random_uuid(), ${orderId}::uuid, "product_id", "quantity", ${expiresAt}, now() FROM "items"
+        )
+        SELECT (SELECT "every" FROM "enough") AS "reserved",
+               (SELECT json_agg(json_build_object('productId', "product_id", 'available', "available")) FROM "locked") AS "stock"`;
     } catch (error) {
       // A concurrent call for the same order won the race: its reservation is the answer.
       if (isUniqueViolation(error)) {
@@ -108,6 +119,16 @@ export class ReservationService {
       }
       throw error;
     }
+    if (!result?.reserved) {
+      this.reservations.inc({ outcome: 'out_of_stock' });
+      const available = new Map((result?.stock ?? []).map((item) => [item.productId, item.available]));
+      const left = (line: ReservationLineInput) => available.get(line.productId.toLowerCase()) ?? 0;
+      const short = wanted.find((line) => left(line) < line.quantity) ?? wanted[0]!;
+      throw outOfStock(short.productId, short.quantity, left(short));
+    }
+    this.events.written();
+    this.reservations.inc({ outcome: 'reserved' });
+    return summarize(orderId, wanted.map((line) => ({ ...line, status: 'RESERVED' as const, expiresAt })));
   }
 
   /** Gives the held stock back. Releasing an order that holds nothing (or nothing any more) changes nothing. */
@@ -141,6 +162,10 @@ export class ReservationService {
     return expired.length;
   }
 
+  /**
+   * One statement: the order's RESERVED lines flipped to `to`, their items (locked in product-id order)
+   * given the stock back or out of on-hand, with movements and StockChanged events; then every line of the order.
+   */
   private async settle(
     orderId: string,
     to: 'RELEASED' | 'COMMITTED',
@@ -148,32 +173,40 @@ export class ReservationService {
     reason: string,
     options: { onlyExpired?: boolean } = {},
   ): Promise<Reservation> {
-    await this.events.inTransaction(async (tx) => {
-      // The status flip locks the lines: of a concurrent release and commit, exactly one moves the stock.
-      const lines = await tx.$queryRaw<Array<{ productId: string; quantity: number }>>`
+    const rows = await this.prisma.$queryRaw<Array<LineRow & { changed: boolean }>>`
+      WITH "settled" AS (
+        -- The status flip locks the lines: of a concurrent release and commit, exactly one moves the stock.
         UPDATE "inventory"."reservations"
         SET "status" = ${to}::"inventory"."ReservationStatus", "updated_at" = now()
         WHERE "order_id" = ${orderId}::uuid AND "status" = 'RESERVED'
           AND (${to}::text = 'RELEASED' OR "expires_at" > now())
           AND (NOT ${options.onlyExpired ?? false}::boolean OR "expires_at" <= now())
-        RETURNING "product_id" AS "productId", "quantity"`;
-      lines.sort((a, b) => a.productId.localeCompare(b.productId));
-      const changes: Parameters<StockService['recordMany']>[1] = [];
-      for (const line of lines) {
-        const onHandDelta = to === 'COMMITTED' ? line.quantity : 0;
-        const [item] = await tx.$queryRaw<ItemRow[]>`
-          UPDATE "inventory"."inventory_items"
-          SET "reserved" = "reserved" - ${line.quantity}, "on_hand" = "on_hand" - ${onHandDelta},
-              "version" = ${NEXT_VERSION}, "updated_at" = now()
-          WHERE "product_id" = ${line.productId}::uuid
-          RETURNING ${ITEM_COLUMNS}`;
-        // The item was deleted meanwhile (only possible once nothing was reserved): nothing to give back.
-        if (!item) continue;
-        changes.push({ item, movement: { deltaOnHand: -onHandDelta, deltaReserved: -line.quantity, reason, actor, orderId } });
-      }
-      await this.stock.recordMany(tx, changes);
-    });
-    return (await this.find(orderId)) ?? { orderId, status: 'RELEASED', lines: [], expiresAt: null };
+        RETURNING "id", "product_id", "quantity", "status", "expires_at"
+      ), "locked" AS (
+        SELECT "product_id" FROM "inventory"."inventory_items"
+        WHERE "product_id" IN (SELECT "product_id" FROM "settled") ORDER BY "product_id" FOR UPDATE
+      ), "items" AS (
+        -- An item deleted meanwhile (only possible once nothing was reserved) has nothing to give back.
+        UPDATE "inventory"."inventory_items" AS i
+        SET "reserved" = i."reserved" - s."quantity", "on_hand" = i."on_hand" - ${to === 'COMMITTED' ? Prisma.sql`s."quantity"` : Prisma.sql`0`},
+            "version" = ${NEXT_VERSION}, "updated_at" = now()
+        FROM "settled" AS s WHERE i."product_id" = s."product_id" AND i."product_id" IN (SELECT "product_id" FROM "locked")
+        RETURNING i.*, s."quantity"
+      ), "movements" AS (
+        INSERT INTO "inventory"."stock_movements" ("id", "product_id", "delta_on_hand", "delta_reserved", "reason", "actor", "order_id")
+        SELECT gen_random_uuid(), "product_id", ${to === 'COMMITTED' ? Prisma.sql`-"quantity"` : Prisma.sql`0`}, -"quantity", ${reason}, ${actor}, ${orderId}::uuid FROM "items"
+      ), "events" AS (
+        ${this.events.stockChangedSql(Prisma.sql`"items"`, Prisma.sql`"product_id"`)}
+      )
+      SELECT "product_id"::text AS "productId", "quantity", "status"::text AS "status", "expires_at" AS "expiresAt", true AS "changed" FROM "settled"
+      UNION ALL
+      SELECT "product_id"::text, "quantity", "status"::text, "expires_at", false FROM "inventory"."reservations"
+      WHERE "order_id" = ${orderId}::uuid AND "id" NOT IN (SELECT "id" FROM "settled")`;
+    if (rows.some((row) => row.changed)) this.events.written();
+    if (rows.length === 0) return { orderId, status: 'RELEASED', lines: [], expiresAt: null };
+    // A line still RESERVED in this statement's snapshot may have been settled by another call meanwhile: read it afresh.
+    if (rows.some((row) => !row.changed && row.status === 'RESERVED')) return (await this.find(orderId)) ?? { orderId, status: 'RELEASED', lines: [], expiresAt: null };
+    return summarize(orderId, rows);
   }
 
   private validateLines(lines: ReservationLineInput[]): ReservationLineInput[] {
@@ -188,10 +221,5 @@ export class ReservationService {
       seen.add(line.productId);
     });
     return [...lines].sort((a, b) => a.productId.localeCompare(b.productId));
-  }
-
-  private async shortage(tx: Tx, line: ReservationLineInput): Promise<AppError> {
-    const item = await tx.inventoryItem.findUnique({ where: { productId: line.productId } });
-    return outOfStock(line.productId, line.quantity, item ? item.onHand - item.reserved : 0);
   }
 }

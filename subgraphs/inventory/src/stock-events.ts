@@ -1,6 +1,7 @@
 import { TRANSACTION_OPTIONS, type PrismaClient, type Tx } from '../../../kernel/src/prisma';
 import type { InventoryItem } from '../../../kernel/src/prisma';
-import { enqueueEvents } from '../../../kernel/src/events/outbox';
+import { enqueueEvents, enqueueEventsSql } from '../../../kernel/src/events/outbox';
+import { Prisma } from '../../../kernel/src/prisma';
 import type { StockChanged } from '../../../kernel/src/events/envelope';
 
 /**
@@ -17,6 +18,21 @@ export class StockEvents {
     const result = await this.prisma.$transaction(work, TRANSACTION_OPTIONS);
     this.relay.kick();
     return result;
+  }
+
+  /** Nudges the relay after a single statement that wrote events (stockChangedSql) has run. */
+  written(): void {
+    this.relay.kick();
+  }
+
+  /**
+   * stockChangedMany as a part of a larger statement: a StockChanged event for each inventory_items
+   * row of `from` (its columns as the table has them), in `orderBy`'s order.
+   */
+  stockChangedSql(from: Prisma.Sql, orderBy: Prisma.Sql): Prisma.Sql {
+    const payload = Prisma.sql`jsonb_build_object('productId', "product_id", 'onHand', "on_hand", 'reserved', "reserved", 'available', "on_hand" - "reserved",
+      'lowStockThreshold', "low_stock_threshold", 'version', "version", 'at', to_char("updated_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'))`;
+    return enqueueEventsSql('inventory', { stream: 'inventory', type: 'StockChanged', source: 'inventory' }, { from, payload, id: Prisma.sql`gen_random_uuid()`, orderBy });
   }
 
   async stockChanged(tx: Tx, item: InventoryItem): Promise<void> {

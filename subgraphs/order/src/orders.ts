@@ -81,26 +81,37 @@ export class OrderService {
 
   /** The owner confirms: the reserved stock is committed and the order becomes CONFIRMED (or FAILED if the reservation had expired). */
   async confirm(caller: Customer, id: string, actor: string): Promise<Order> {
-    const order = await this.owned(caller, id);
-    this.assertIdle(order, 'CONFIRMED');
-    if (order.confirmationDeadline && order.confirmationDeadline.getTime() <= Date.now()) {
-      // The worker cancels it within a round; until then it is too late all the same.
-      throw conflict(`Order ${orderNumber(order.seq)} was not confirmed in time (by ${order.confirmationDeadline.toISOString()}); it is being cancelled.`, {
-        status: order.status,
-      });
-    }
-    if (!(await this.deps.saga.beginCommit(order.id, actor))) throw await this.lostRace(order.id, 'CONFIRMED');
-    await this.deps.saga.run(order.id, actor);
-    return this.get(order.id);
+    assertUuid(id, 'id');
+    // The step begun in one statement when every rule holds (the owner's, idle, awaiting, in time); the order is read only to say which did not.
+    const begun = await this.deps.saga.beginCommit(id, actor, { userId: caller.userId, confirmableAt: new Date() });
+    if (!begun) throw await this.refusal(caller, id, 'CONFIRMED');
+    return (await this.deps.saga.run(begun.id, actor, begun)) ?? this.get(begun.id);
   }
 
   /** The owner refuses: the reserved stock is released and the order becomes CANCELLED. */
   async cancel(caller: Customer, id: string, actor: string): Promise<Order> {
-    const order = await this.owned(caller, id);
-    this.assertIdle(order, 'CANCELLED');
-    if (!(await this.deps.saga.beginCancel(order.id, actor, CANCELLED_BY_CUSTOMER))) throw await this.lostRace(order.id, 'CANCELLED');
-    await this.deps.saga.run(order.id, actor);
-    return this.get(order.id);
+    assertUuid(id, 'id');
+    const begun = await this.deps.saga.beginCancel(id, actor, CANCELLED_BY_CUSTOMER, { userId: caller.userId });
+    if (!begun) throw await this.refusal(caller, id, 'CANCELLED');
+    return (await this.deps.saga.run(begun.id, actor, begun)) ?? this.get(begun.id);
+  }
+
+  /** Why the customer's step could not begin: not theirs, not idle or in a status that does not allow `to`, too late, or another change came first. */
+  private async refusal(caller: Customer, id: string, to: 'CONFIRMED' | 'CANCELLED'): Promise<AppError> {
+    try {
+      const order = await this.owned(caller, id);
+      this.assertIdle(order, to);
+      if (to === 'CONFIRMED' && order.confirmationDeadline && order.confirmationDeadline.getTime() <= Date.now()) {
+        // The worker cancels it within a round; until then it is too late all the same.
+        return conflict(`Order ${orderNumber(order.seq)} was not confirmed in time (by ${order.confirmationDeadline.toISOString()}); it is being cancelled.`, {
+          status: order.status,
+        });
+      }
+      return conflict(`Order ${orderNumber(order.seq)} changed meanwhile (it is ${order.status}); try again.`, { status: order.status });
+    } catch (error) {
+      if (error instanceof AppError) return error;
+      throw error;
+    }
   }
 
   /** An admin marks a confirmed order as shipped. */

@@ -1,4 +1,5 @@
-import type { Order, OrderLine, PrismaClient } from '../../../kernel/src/prisma';
+import { randomUUID } from 'node:crypto';
+import { Prisma, type Order, type OrderLine, type PrismaClient } from '../../../kernel/src/prisma';
 import type { Tx } from '../../../kernel/src/prisma';
 import { isUuid } from '../../../kernel/src/ids';
 import { currentTrace } from '../../../kernel/src/request-context';
@@ -9,6 +10,7 @@ import type { CatalogClient } from './catalog-client';
 import type { Failpoints } from './failpoints';
 import type { OrderSaga } from './saga';
 import { UNCONFIRMED_STATUSES, orderNumber } from './order-status';
+import { ORDER_COLUMNS } from './transitions';
 
 export interface PlaceOrderInput {
   lines: Array<{ productId: string; quantity: number }>;
@@ -60,44 +62,70 @@ export class OrderPlacement {
     const lines = validate(input);
     const actor = `user:${userId}`;
 
-    const existing = await this.findByKey(prisma, userId, input.idempotencyKey);
-    if (existing) return replay(existing, lines);
-
-    const priced = await this.price(lines);
-    const written = await this.write(userId, input.idempotencyKey, lines, priced, actor);
+    // The key's lookup and the catalog's prices side by side: a used key is answered whatever the catalog says.
+    const [existing, priced] = await Promise.allSettled([this.findByKey(prisma, userId, input.idempotencyKey), this.price(lines)]);
+    if (existing.status === 'rejected') throw existing.reason;
+    if (existing.value) return replay(existing.value, lines);
+    if (priced.status === 'rejected') throw priced.reason;
+    const written = await this.write(userId, input.idempotencyKey, lines, priced.value, actor);
     if (!written.created) return written.order;
     failpoints.hit('after-insert');
-    await saga.run(written.order.id, actor);
-    return prisma.order.findUniqueOrThrow({ where: { id: written.order.id } });
+    // The saga starts from the order as written: it is not read again, nor after its run when the run knows where it ended.
+    return (await saga.run(written.order.id, actor, written.order)) ?? prisma.order.findUniqueOrThrow({ where: { id: written.order.id } });
   }
 
-  /** The new order, or the one its key already has (placed concurrently); refused when the user has too many awaiting confirmation. */
-  private async write(userId: string, idempotencyKey: string, lines: Line[], priced: Priced, actor: string): Promise<{ order: Order; created: boolean }> {
+  /**
+   * The new order, or the one its key already has (placed concurrently); refused when the user has too many awaiting confirmation.
+   * Under a per-user lock until commit, one statement checks the key and the cap and writes the order, its lines and its first history row.
+   */
+  private async write(userId: string, idempotencyKey: string, lines: Line[], priced: Priced, actor: string): Promise<{ order: Order & { lines: OrderLine[] }; created: true } | { order: Order; created: false }> {
     const { prisma, saga, maxUnconfirmed } = this.deps;
-    return prisma.$transaction(async (tx) => {
-      // Per-user lock until commit: a concurrent placement of the same user reads after this one's insert, so the key and the cap hold exactly.
-      await tx.$executeRaw`SELECT pg_advisory_xact_lock(hashtextextended(${`order:placement:${userId}`}, 0))`;
-      const existing = await this.findByKey(tx, userId, idempotencyKey);
-      if (existing) return { order: replay(existing, lines), created: false };
-      const unconfirmed = await tx.order.count({ where: { userId, status: { in: [...UNCONFIRMED_STATUSES] } } });
-      if (unconfirmed >= maxUnconfirmed) throw tooManyUnconfirmed(maxUnconfirmed);
-      const order = await tx.order.create({
-        data: {
-          userId,
-          idempotencyKey,
-          status: 'PENDING',
-          totalAmount: priced.total,
-          currency: priced.currency,
-          sagaStep: 'RESERVING',
-          sagaNextAttemptAt: saga.leaseUntil(),
-          // Should the saga worker resume it, it does so as part of this request.
-          ...currentTrace(),
-          lines: { create: priced.lines },
-          history: { create: { from: null, to: 'PENDING', actor } },
-        },
-      });
-      return { order, created: true };
-    }, TRANSACTION_OPTIONS);
+    const id = randomUUID();
+    const now = new Date();
+    // Should the saga worker resume it, it does so as part of this request.
+    const trace = currentTrace();
+    const orderLines: OrderLine[] = priced.lines.map((line) => ({ id: randomUUID(), orderId: id, ...line }));
+    const column = <K extends keyof OrderLine>(key: K) => orderLines.map((line) => line[key]);
+    // Per-user lock until commit: a concurrent placement of the same user reads after this one's insert, so the key and the cap hold exactly.
+    // A batch transaction (the two statements sent one after the other): nothing is decided in between.
+    const [, [row]] = await prisma.$transaction(
+      [
+        prisma.$executeRaw`SELECT pg_advisory_xact_lock(hashtextextended(${`order:placement:${userId}`}, 0))`,
+        prisma.$queryRaw<Array<Partial<Order> & { existingId: string | null }>>`
+          WITH "existing" AS (
+            SELECT "id" FROM "order"."orders" WHERE "user_id" = ${userId}::uuid AND "idempotency_key" = ${idempotencyKey}
+          ), "unconfirmed" AS (
+            SELECT count(*)::int AS "count" FROM "order"."orders"
+            WHERE "user_id" = ${userId}::uuid AND "status" IN (${Prisma.join(UNCONFIRMED_STATUSES.map((status) => Prisma.sql`${status}::"order"."OrderStatus"`))})
+          ), "placed" AS (
+            INSERT INTO "order"."orders" ("id", "user_id", "idempotency_key", "status", "total_amount", "currency", "saga_step", "saga_attempts",
+                                          "saga_next_attempt_at", "request_id", "traceparent", "created_at", "updated_at")
+            SELECT ${id}::uuid, ${userId}::uuid, ${idempotencyKey}, 'PENDING', ${priced.total}, ${priced.currency}, 'RESERVING', 0,
+                   ${saga.leaseUntil()}, ${trace?.requestId ?? null}, ${trace?.traceparent ?? null}, ${now}, ${now}
+            WHERE NOT EXISTS (SELECT 1 FROM "existing") AND (SELECT "count" FROM "unconfirmed") < ${maxUnconfirmed}
+            RETURNING *
+          ), "lines" AS (
+            INSERT INTO "order"."order_lines" ("id", "order_id", "position", "product_id", "product_name", "quantity", "unit_price_amount", "currency")
+            SELECT l.*
+            FROM unnest(${column('id')}::uuid[], ${column('orderId')}::uuid[], ${column('position')}::int[], ${column('productId')}::uuid[],
+                        ${column('productName')}::text[], ${column('quantity')}::int[], ${column('unitPriceAmount')}::int[], ${column('currency')}::text[]) AS l
+            WHERE EXISTS (SELECT 1 FROM "placed")
+          ), "history" AS (
+            INSERT INTO "order"."order_status_changes" ("id", "order_id", "from", "to", "actor", "created_at")
+            SELECT ${randomUUID()}::uuid, "id", NULL, 'PENDING', ${actor}, ${now} FROM "placed"
+          )
+          SELECT (SELECT "id"::text FROM "existing") AS "existingId", "order".*
+          FROM (SELECT 1) AS "one" LEFT JOIN (SELECT ${ORDER_COLUMNS} FROM "placed") AS "order" ON true`,
+      ],
+      TRANSACTION_OPTIONS,
+    );
+    const { existingId, ...order } = row!;
+    if (existingId) {
+      const existing = await this.findByKey(prisma, userId, idempotencyKey);
+      return { order: replay(existing!, lines), created: false as const };
+    }
+    if (!order.id) throw tooManyUnconfirmed(maxUnconfirmed);
+    return { order: { ...(order as Order), lines: orderLines }, created: true as const };
   }
 
   /** The lines are read only for a key already used (rare): a new order costs one statement here. */

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import { Prisma, TRANSACTION_OPTIONS, type Order, type OrderLine, type OrderStatus, type PrismaClient, type SagaStep, type Tx } from '../../../kernel/src/prisma';
-import { enqueueEvent, newEnvelope } from '../../../kernel/src/events/outbox';
+import { Prisma, type Order, type OrderLine, type OrderStatus, type PrismaClient, type SagaStep } from '../../../kernel/src/prisma';
+import { enqueueEventsSql } from '../../../kernel/src/events/outbox';
 import { Metrics } from '../../../kernel/src/metrics';
 import type { OrderEvent } from '../../../kernel/src/events/envelope';
 import { STATUS_EVENTS, assertTransition, orderNumber } from './order-status';
@@ -35,10 +35,22 @@ export function orderEvent(order: Order, lines: OrderLine[], at: Date): OrderEve
   };
 }
 
+/** An orders row as Prisma's Order, for the raw statements that return one (over "orders" or a CTE of its rows). */
+export const ORDER_COLUMNS = Prisma.sql`"id"::text AS "id", "seq", "user_id"::text AS "userId", "status"::text AS "status", "total_amount" AS "totalAmount",
+  "currency", "idempotency_key" AS "idempotencyKey", "cancel_reason" AS "cancelReason", "saga_step"::text AS "sagaStep",
+  "saga_target"::text AS "sagaTarget", "saga_attempts" AS "sagaAttempts", "saga_next_attempt_at" AS "sagaNextAttemptAt",
+  "confirmation_deadline" AS "confirmationDeadline", "request_id" AS "requestId", "traceparent", "created_at" AS "createdAt", "updated_at" AS "updatedAt"`;
+
+/** The lines of the "moved" row, as Prisma's OrderLine[] in position order. */
+const LINES_OF_MOVED = Prisma.sql`, (
+  SELECT coalesce(json_agg(json_build_object('id', "id", 'orderId', "order_id", 'position', "position", 'productId', "product_id", 'productName', "product_name",
+                                             'quantity', "quantity", 'unitPriceAmount', "unit_price_amount", 'currency', "currency") ORDER BY "position"), '[]')
+  FROM "order"."order_lines" WHERE "order_id" = "moved"."id") AS "lines"`;
+
 /**
  * The one way an order changes: a conditional update from a known state, so that of two racing
  * changes exactly one applies; a status change is checked against ORDER_TRANSITIONS and writes its
- * history row and its event (through the outbox) in the same transaction.
+ * history row and its event (through the outbox) in the same statement.
  */
 export class OrderTransitions {
   private readonly statusChanges;
@@ -52,51 +64,50 @@ export class OrderTransitions {
   }
 
   /**
-   * Moves the order from `from` to `to`; null when it was no longer in `from` (another change came first).
-   * `lines`: the order's lines when the caller has them (its event carries them), else they are read.
+   * Moves the order from `from` to `to`: the order after it, or null when it was no longer in `from`
+   * (another change came first). A status change first reads the order and its lines (its event carries them).
    */
-  async move(orderId: string, from: OrderState, to: OrderMove, audit: { actor: string; reason?: string | null }, lines?: OrderLine[]): Promise<Order | null> {
-    const changesStatus = to.status !== undefined && to.status !== from.status;
-    if (changesStatus) assertTransition({ number: orderId, status: from.status }, to.status!);
-    const data = {
-      ...(to.status ? { status: to.status } : {}),
-      ...(to.saga
-        ? {
-            sagaStep: to.saga.step,
-            ...(to.saga.target !== undefined ? { sagaTarget: to.saga.target } : {}),
-            ...(to.saga.attempts !== undefined ? { sagaAttempts: to.saga.attempts } : {}),
-            ...(to.saga.nextAttemptAt !== undefined ? { sagaNextAttemptAt: to.saga.nextAttemptAt } : {}),
-          }
-        : {}),
-      ...(to.cancelReason !== undefined ? { cancelReason: to.cancelReason } : {}),
-      ...(to.confirmationDeadline !== undefined ? { confirmationDeadline: to.confirmationDeadline } : {}),
-    };
-    // One conditional UPDATE ... RETURNING; the status changes also write their history row and event in its transaction.
-    const update = (db: PrismaClient | Tx) => conditionalUpdate(db, orderId, from, data);
-    const moved = changesStatus
-      ? await this.prisma.$transaction(async (tx) => {
-          const order = await update(tx);
-          if (order) await this.recordStatusChange(tx, order, from.status, audit, lines);
-          return order;
-        }, TRANSACTION_OPTIONS)
-      : await update(this.prisma);
-    if (moved && changesStatus) {
-      this.statusChanges.inc({ from: from.status, to: to.status! });
-      this.relay.kick();
-    }
-    return moved;
+  async move(orderId: string, from: OrderState, to: OrderMove, audit: { actor: string; reason?: string | null }): Promise<Order | null> {
+    if (!changesStatus(from, to)) return this.write(orderId, from, to, audit);
+    const order = await this.prisma.order.findUnique({ where: { id: orderId }, include: { lines: { orderBy: { position: 'asc' } } } });
+    if (!order || order.status !== from.status || order.sagaStep !== from.sagaStep) return null;
+    return this.write(orderId, from, to, audit, order);
   }
 
   /**
-   * move() for a caller that has the order and its lines (the saga): the conditional update, and for
-   * a status change its history row and its event, in one statement (atomic on its own: no
-   * transaction round trips). The event's reason and confirmation deadline are read from the row it
-   * updates, the rest of it does not change once an order is placed. False when the order was no longer in `from`.
+   * A move that leaves the status as it is (a saga step begun), returning the order with its lines
+   * in the same statement, for the saga to run from.
    */
-  async moveKnown(order: Order & { lines: OrderLine[] }, to: OrderMove, audit: { actor: string; reason?: string | null }): Promise<boolean> {
-    const from: OrderState = { status: order.status, sagaStep: order.sagaStep };
-    const changesStatus = to.status !== undefined && to.status !== from.status;
-    if (changesStatus) assertTransition({ number: order.id, status: from.status }, to.status!);
+  async moveReadingLines(
+    orderId: string,
+    from: OrderState & { userId?: string; deadlineAfter?: Date },
+    to: Omit<OrderMove, 'status'>,
+    audit: { actor: string },
+  ): Promise<(Order & { lines: OrderLine[] }) | null> {
+    const moved = await this.write(orderId, from, to, audit, undefined, true);
+    return moved as (Order & { lines: OrderLine[] }) | null;
+  }
+
+  /** move() for a caller that has the order and its lines (the saga): from where `order` is, in one statement and no read. */
+  moveKnown(order: Order & { lines: OrderLine[] }, to: OrderMove, audit: { actor: string; reason?: string | null }): Promise<Order | null> {
+    return this.write(order.id, { status: order.status, sagaStep: order.sagaStep }, to, audit, order);
+  }
+
+  /**
+   * The conditional update, and for a status change its history row and its event, in one statement
+   * (atomic on its own: no transaction round trips). The event's reason and confirmation deadline are
+   * read from the row it updates; the rest of it (`known`) does not change once an order is placed.
+   */
+  private async write(
+    orderId: string,
+    from: OrderState & { userId?: string; deadlineAfter?: Date },
+    to: OrderMove,
+    audit: { actor: string; reason?: string | null },
+    known?: Order & { lines: OrderLine[] },
+    readLines = false,
+  ): Promise<Order | null> {
+    const statusChange = changesStatus(from, to);
+    if (statusChange) assertTransition({ number: orderId, status: from.status }, to.status!);
     const now = new Date();
     const sets: Prisma.Sql[] = [Prisma.sql`"updated_at" = ${now}`];
     if (to.status) sets.push(Prisma.sql`"status" = ${to.status}::"order"."OrderStatus"`);
@@ -109,56 +120,35 @@ export class OrderTransitions {
     if (to.cancelReason !== undefined) sets.push(Prisma.sql`"cancel_reason" = ${to.cancelReason}`);
     if (to.confirmationDeadline !== undefined) sets.push(Prisma.sql`"confirmation_deadline" = ${to.confirmationDeadline}`);
     const writes: Prisma.Sql[] = [];
-    if (changesStatus) {
+    if (statusChange) {
+      if (!known) throw new Error(`a status change of order ${orderId} needs the order and its lines`);
       writes.push(Prisma.sql`, "history" AS (
         INSERT INTO "order"."order_status_changes" ("id", "order_id", "from", "to", "actor", "reason", "created_at")
         SELECT ${randomUUID()}::uuid, "id", ${from.status}::"order"."OrderStatus", ${to.status}::"order"."OrderStatus", ${audit.actor}, ${audit.reason ?? null}, ${now} FROM "moved")`);
       const type = STATUS_EVENTS[to.status!];
       if (type) {
-        const lines = [...order.lines].sort((a, b) => a.position - b.position);
-        const event = newEnvelope({ stream: 'order', type, source: 'order', payload: orderEvent({ ...order, status: to.status! }, lines, now) });
-        writes.push(Prisma.sql`, "event" AS (
-          INSERT INTO "order"."outbox_events" ("id", "stream", "type", "payload", "created_at", "request_id", "traceparent")
-          SELECT ${event.id}::uuid, 'order', ${event.type}, ${JSON.stringify(event.payload)}::jsonb || jsonb_build_object(
-                   'reason', "cancel_reason",
-                   'confirmationDeadline', to_char("confirmation_deadline" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')),
-                 ${event.occurredAt}::timestamptz, ${event.requestId ?? null}, ${event.traceparent ?? null}
-          FROM "moved")`);
+        const lines = [...known.lines].sort((a, b) => a.position - b.position);
+        const event = { stream: 'order', type, source: 'order', payload: orderEvent({ ...known, status: to.status! }, lines, now) };
+        const fromRow = Prisma.sql`jsonb_build_object('reason', "cancel_reason",
+          'confirmationDeadline', to_char("confirmation_deadline" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'))`;
+        writes.push(Prisma.sql`, "event" AS (${enqueueEventsSql('order', event, { from: Prisma.sql`"moved"`, payload: fromRow })})`);
       }
     }
-    const [row] = await this.prisma.$queryRaw<Array<{ count: number }>>`
+    const [moved] = await this.prisma.$queryRaw<Order[]>`
       WITH "moved" AS (
         UPDATE "order"."orders" SET ${Prisma.join(sets, ', ')}
-        WHERE "id" = ${order.id}::uuid AND "status" = ${from.status}::"order"."OrderStatus" AND "saga_step" = ${from.sagaStep}::"order"."SagaStep"
-        RETURNING "id", "cancel_reason", "confirmation_deadline"
+        WHERE "id" = ${orderId}::uuid AND "status" = ${from.status}::"order"."OrderStatus" AND "saga_step" = ${from.sagaStep}::"order"."SagaStep"
+          ${from.userId !== undefined ? Prisma.sql`AND "user_id" = ${from.userId}::uuid` : Prisma.empty}
+          ${from.deadlineAfter !== undefined ? Prisma.sql`AND ("confirmation_deadline" IS NULL OR "confirmation_deadline" > ${from.deadlineAfter})` : Prisma.empty}
+        RETURNING *
       )${writes.length ? Prisma.join(writes, '') : Prisma.empty}
-      SELECT count(*)::int AS "count" FROM "moved"`;
-    const moved = (row?.count ?? 0) > 0;
-    if (moved && changesStatus) {
+      SELECT ${ORDER_COLUMNS}${readLines ? LINES_OF_MOVED : Prisma.empty} FROM "moved"`;
+    if (moved && statusChange) {
       this.statusChanges.inc({ from: from.status, to: to.status! });
       this.relay.kick();
     }
-    return moved;
-  }
-
-  /** The history row and, for a status that is announced, its event. */
-  private async recordStatusChange(tx: Tx, order: Order, from: OrderStatus, audit: { actor: string; reason?: string | null }, known?: OrderLine[]): Promise<void> {
-    const at = order.updatedAt;
-    await tx.orderStatusChange.create({ data: { orderId: order.id, from, to: order.status, actor: audit.actor, reason: audit.reason ?? null, createdAt: at } });
-    const type = STATUS_EVENTS[order.status];
-    if (!type) return;
-    const lines = known ? [...known].sort((a, b) => a.position - b.position) : await tx.orderLine.findMany({ where: { orderId: order.id }, orderBy: { position: 'asc' } });
-    await enqueueEvent(tx, 'order', { stream: 'order', type, source: 'order', payload: orderEvent(order, lines, at) });
+    return moved ?? null;
   }
 }
 
-/** The order after `data`, when it was still in `from`; null when it was not (nothing written). */
-async function conditionalUpdate(db: PrismaClient | Tx, id: string, from: OrderState, data: Prisma.OrderUpdateInput): Promise<Order | null> {
-  try {
-    return await db.order.update({ where: { id, status: from.status, sagaStep: from.sagaStep }, data });
-  } catch (error) {
-    // P2025: no row matched the condition (the UPDATE changed nothing, so a transaction goes on unharmed).
-    if (error instanceof Prisma.PrismaClientKnownRequestError && error.code === 'P2025') return null;
-    throw error;
-  }
-}
+const changesStatus = (from: OrderState, to: OrderMove): boolean => to.status !== undefined && to.status !== from.status;

@@ -1,4 +1,4 @@
-import type { PrismaClient } from '../../../../kernel/src/prisma';
+import type { Order, PrismaClient } from '../../../../kernel/src/prisma';
 import type { Logger } from '../../../../kernel/src/logger';
 import { oncePerScrape, type Metrics } from '../../../../kernel/src/metrics';
 import { continueTrace } from '../../../../kernel/src/request-context';
@@ -6,7 +6,7 @@ import type { Failpoints } from '../failpoints';
 import type { InventoryClient, InventoryOutcome } from '../inventory-client';
 import type { OrderTransitions } from '../transitions';
 import { NOT_CONFIRMED_IN_TIME, SAGA_STEPS, compensationTarget, type SagaOrder, type Then } from './steps';
-import { SagaStore } from './store';
+import { SagaStore, type CustomerStep } from './store';
 
 export interface SagaSettings {
   confirmationTimeoutSeconds: number;
@@ -16,8 +16,12 @@ export interface SagaSettings {
   leaseMs: number;
 }
 
-/** After a step: run the next one now, or stop (the order waits for the user, a retry, or another process). */
-type Next = 'continue' | 'stop';
+/**
+ * After a step: run the next one now, or stop (the order waits for the user, a retry, or another
+ * process); with the order as the step's result left it, or null when that is not known here.
+ */
+type Next = { then: 'continue'; order: SagaOrder } | { then: 'stop'; order: SagaOrder | null };
+const stop = (order: SagaOrder | null = null): Next => ({ then: 'stop', order });
 
 /** How many steps one run takes at most: reserve, release, and a spare. */
 const MAX_STEPS_PER_RUN = 4;
@@ -63,14 +67,14 @@ export class OrderSaga {
     return this.store.leaseUntil();
   }
 
-  /** AWAITING_CONFIRMATION and idle -> COMMITTING. False when the order was not in that state. */
-  beginCommit(orderId: string, actor: string): Promise<boolean> {
-    return this.store.beginCommit(orderId, actor);
+  /** AWAITING_CONFIRMATION and idle -> COMMITTING: the order with its lines, ready to run; null when it was not in that state. */
+  beginCommit(orderId: string, actor: string, only?: CustomerStep): Promise<SagaOrder | null> {
+    return this.store.beginCommit(orderId, actor, only);
   }
 
-  /** AWAITING_CONFIRMATION and idle -> RELEASING towards CANCELLED. False when the order was not in that state. */
-  beginCancel(orderId: string, actor: string, reason: string): Promise<boolean> {
-    return this.store.beginCancel(orderId, actor, reason);
+  /** AWAITING_CONFIRMATION and idle -> RELEASING towards CANCELLED: the order with its lines, ready to run; null when it was not in that state. */
+  beginCancel(orderId: string, actor: string, reason: string, only?: CustomerStep): Promise<SagaOrder | null> {
+    return this.store.beginCancel(orderId, actor, reason, only);
   }
 
   /** Takes the lease on up to `limit` orders whose step is due (a retry, or a dead process's lease ran out). */
@@ -83,14 +87,21 @@ export class OrderSaga {
     return this.store.expireUnconfirmed(limit, NOT_CONFIRMED_IN_TIME);
   }
 
-  /** Runs the order's saga from its persisted step until it waits (for the user, a retry, another process) or ends. */
-  async run(orderId: string, actor: string): Promise<void> {
+  /**
+   * Runs the order's saga from its persisted step until it waits (for the user, a retry, another
+   * process) or ends. `begun`: the order as its caller just wrote it (placed, or a step begun), not read again.
+   * Resolves to the order as the run left it, or null when this process does not know (read it).
+   */
+  async run(orderId: string, actor: string, begun?: SagaOrder): Promise<Order | null> {
+    let order = begun ?? null;
     for (let steps = 0; steps < MAX_STEPS_PER_RUN; steps++) {
-      const order = await this.store.load(orderId);
-      if (!order || order.sagaStep === 'NONE') return;
+      order ??= await this.store.load(orderId);
+      if (!order || order.sagaStep === 'NONE') return order && withoutLines(order);
       const next = await this.step(order, actor);
-      if (next === 'stop') return;
+      if (next.then === 'stop') return next.order && withoutLines(next.order);
+      order = next.order;
     }
+    return null;
   }
 
   /**
@@ -104,7 +115,7 @@ export class OrderSaga {
   }
 
   private async step(order: SagaOrder, actor: string): Promise<Next> {
-    if (order.sagaStep === 'NONE') return 'stop';
+    if (order.sagaStep === 'NONE') return stop(order);
     const step = SAGA_STEPS[order.sagaStep];
     const [before, after] = step.failpoints;
     this.deps.failpoints.hit(before);
@@ -124,20 +135,21 @@ export class OrderSaga {
         const deadline = then.startConfirmationClock ? { confirmationDeadline: new Date(Date.now() + deps.settings.confirmationTimeoutSeconds * 1000) } : {};
         const idle = { step: 'NONE' as const, target: null, attempts: 0, nextAttemptAt: null };
         // Idle now: nothing is left to run (a next step is begun, and run, by whoever begins it).
-        await store.settle(order, { status: then.status, saga: idle, ...deadline }, actor);
-        return 'stop';
+        return stop(await store.settle(order, { status: then.status, saga: idle, ...deadline }, actor));
       }
       case 'compensate': {
         const compensation = order.sagaStep === 'NONE' ? null : SAGA_STEPS[order.sagaStep].compensate;
         if (!compensation) throw new Error(`saga step ${order.sagaStep} has no compensation`);
-        return (await store.startCompensation(order, compensation, then.endIn, then.reason, actor)) ? 'continue' : 'stop';
+        const compensating = await store.startCompensation(order, compensation, then.endIn, then.reason, actor);
+        return compensating ? { then: 'continue', order: compensating } : stop();
       }
       case 'retry':
         return this.retryLater(order, outcome.kind === 'done' ? 'no answer' : outcome.message, then.giveUp, outcome, actor);
       case 'show-final-status': {
         const target = compensationTarget(order);
+        // The step goes on retrying in the background: this process no longer knows where the order is.
         if (order.status !== target) await store.settle(order, { status: target }, actor);
-        return 'stop';
+        return stop();
       }
     }
   }
@@ -150,10 +162,11 @@ export class OrderSaga {
     const { settings, logger } = this.deps;
     const attempts = order.sagaAttempts + 1;
     const delayMs = Math.min(settings.retryBaseMs * 2 ** Math.min(attempts - 1, 30), settings.retryMaxMs);
-    if (!(await this.store.recordFailedAttempt(order, attempts, new Date(Date.now() + delayMs)))) return 'stop';
+    if (!(await this.store.recordFailedAttempt(order, attempts, new Date(Date.now() + delayMs)))) return stop();
     this.retries.inc({ step: order.sagaStep });
     logger.warn({ orderId: order.id, step: order.sagaStep, attempts, retryInMs: delayMs, problem }, 'saga step failed; retrying later');
-    return giveUp !== 'keep-retrying' && attempts >= settings.maxAttempts ? this.follow(order, giveUp, outcome, actor) : 'stop';
+    if (giveUp !== 'keep-retrying' && attempts >= settings.maxAttempts) return this.follow(order, giveUp, outcome, actor);
+    return stop();
   }
 
   /** Keeps this process's lease on the order fresh while `call` is in flight, so the worker does not resume it meanwhile. */
@@ -168,4 +181,9 @@ export class OrderSaga {
       clearInterval(renew);
     }
   }
+}
+
+/** The order row without the lines the saga carries (a GraphQL Order reads its lines through a loader). */
+function withoutLines({ lines: _lines, ...order }: SagaOrder): Order {
+  return order;
 }

@@ -5,6 +5,12 @@ import type { ActiveSagaStep, SagaOrder } from './steps';
 
 const ORDERS = '"order"."orders"';
 
+/** A step a customer begins: only on their own order (`userId`), and for a confirmation only while its deadline is after `confirmableAt`. */
+export interface CustomerStep {
+  userId: string;
+  confirmableAt?: Date;
+}
+
 /**
  * The saga's state on the order row, and every read and write of it: `sagaStep` is the remote call
  * still to make (NONE when there is none), `sagaTarget` where a compensation ends, and
@@ -30,38 +36,37 @@ export class SagaStore {
 
   // ---------- starting a step (conditional: of racing starters exactly one wins) ----------
 
-  /** AWAITING_CONFIRMATION and idle -> COMMITTING. False when the order was not in that state. */
-  async beginCommit(orderId: string, actor: string): Promise<boolean> {
-    const moved = await this.transitions.move(
+  /** AWAITING_CONFIRMATION and idle -> COMMITTING: the order now with its lines, or null when it was not in that state. */
+  beginCommit(orderId: string, actor: string, only?: CustomerStep): Promise<SagaOrder | null> {
+    return this.transitions.moveReadingLines(
       orderId,
-      { status: 'AWAITING_CONFIRMATION', sagaStep: 'NONE' },
+      { status: 'AWAITING_CONFIRMATION', sagaStep: 'NONE', ...(only ? { userId: only.userId, deadlineAfter: only.confirmableAt } : {}) },
       { saga: { step: 'COMMITTING', target: null, attempts: 0, nextAttemptAt: this.leaseUntil() } },
       { actor },
     );
-    return moved !== null;
   }
 
-  /** AWAITING_CONFIRMATION and idle -> RELEASING towards CANCELLED. False when the order was not in that state. */
-  async beginCancel(orderId: string, actor: string, reason: string): Promise<boolean> {
-    const moved = await this.transitions.move(
+  /** AWAITING_CONFIRMATION and idle -> RELEASING towards CANCELLED: the order now with its lines, or null when it was not in that state. */
+  beginCancel(orderId: string, actor: string, reason: string, only?: CustomerStep): Promise<SagaOrder | null> {
+    return this.transitions.moveReadingLines(
       orderId,
-      { status: 'AWAITING_CONFIRMATION', sagaStep: 'NONE' },
+      { status: 'AWAITING_CONFIRMATION', sagaStep: 'NONE', ...(only ? { userId: only.userId } : {}) },
       { saga: { step: 'RELEASING', target: 'CANCELLED', attempts: 0, nextAttemptAt: this.leaseUntil() }, cancelReason: reason },
       { actor },
     );
-    return moved !== null;
   }
 
   // ---------- recording a step's result ----------
 
-  /** Moves the order on from where the step found it; false when it was no longer there. */
-  async settle(order: SagaOrder, to: OrderMove, actor: string): Promise<boolean> {
+  /** Moves the order on from where the step found it: the order now, or null when it was no longer there. */
+  async settle(order: SagaOrder, to: OrderMove, actor: string): Promise<SagaOrder | null> {
     const reason = to.status === 'CANCELLED' || to.status === 'FAILED' ? order.cancelReason : null;
-    return this.transitions.moveKnown(order, to, { actor, reason });
+    const moved = await this.transitions.moveKnown(order, to, { actor, reason });
+    return moved && { ...moved, lines: order.lines };
   }
 
   /** The step failed for good: `compensation` runs next (leased to this process), ending in `target` with `reason`. */
-  startCompensation(order: SagaOrder, compensation: ActiveSagaStep, target: OrderStatus, reason: string, actor: string): Promise<boolean> {
+  startCompensation(order: SagaOrder, compensation: ActiveSagaStep, target: OrderStatus, reason: string, actor: string): Promise<SagaOrder | null> {
     return this.settle(order, { saga: { step: compensation, target, attempts: 0, nextAttemptAt: this.leaseUntil() }, cancelReason: reason }, actor);
   }
 
