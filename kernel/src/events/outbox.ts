@@ -250,7 +250,8 @@ export class OutboxRelay {
     client.on('error', lost);
     try {
       try {
-        await client.query('BEGIN');
+        // Bounded as Prisma's transactions were: a round stuck on Redis loses its session (and its marks) after 20 s.
+        await client.query(`BEGIN; SET LOCAL idle_in_transaction_session_timeout = '20s'`);
         // One publisher per outbox at a time (the lock, held to commit): each item's events reach the stream in commit order.
         // By id, not by seq range: a row with a lower seq may commit after this statement's snapshot, and goes in a later round.
         const { rows } = await client.query<OutboxRow & { seq: string }>(
