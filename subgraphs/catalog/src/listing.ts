@@ -1,4 +1,4 @@
-import { Prisma, type PrismaClient, type Product } from '../../../kernel/src/prisma';
+import { PREPARED, Prisma, type PrismaClient, type Product } from '../../../kernel/src/prisma';
 import { badUserInput } from '../../../kernel/src/errors';
 import { isUuid } from '../../../kernel/src/ids';
 import { connection, decodeCursor, encodeCursor, pageSize, readTimestamp, type Connection } from '../../../kernel/src/pagination';
@@ -172,7 +172,8 @@ export class ProductListing {
     const search = this.dictionary.query(words);
     const { query } = search;
     // The page is cut from the matches before the join, so only its rows are read again in full.
-    const rows = await this.prisma.$queryRaw<Array<PageRow & SearchTermsRow & { total: number }>>`
+    // Prepared: PostgreSQL parses it once per connection.
+    const rows = await this.prisma.$queryRaw<Array<PageRow & SearchTermsRow & { total: number }>>`${PREPARED}
       WITH ${search.words ? Prisma.sql`${search.words},` : Prisma.empty}
       matches AS MATERIALIZED (
         SELECT p.id, ${order.key(query)} AS sort_key
