@@ -241,6 +241,8 @@ async function main(): Promise<void> {
     // One connection: the latency of a search on an idle system. CONNECTIONS: the throughput when
     // saturated, where latency is mostly queueing (autocannon keeps every connection busy).
     const measurements: Measurement[] = [];
+    // Other work on the machine shows here: with a load average well above 0, compare runs by ratio, not absolutely.
+    const loadBefore = os.loadavg()[0]!;
     for (const [target, url, headers] of [
       ['subgraph', catalog.url, await subgraphHeaders()],
       ['gateway', gateway.url, {}],
@@ -264,7 +266,7 @@ async function main(): Promise<void> {
         '',
         `Run on ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC. Command: \`npm run bench:catalog\` (per target: a ${WARMUP} s warm-up, then ${DURATION} s with 1 connection and ${DURATION} s with ${CONNECTIONS}).`,
         '',
-        `Machine: ${cpus.length} cores (${cpus[0]?.model.trim() ?? 'unknown CPU'}), ${Math.round(os.totalmem() / 2 ** 30)} GB RAM, ${os.type()} ${os.release()}; Node ${process.version}, PostgreSQL ${await postgresVersion(databaseUrl)}. autocannon, the catalog subgraph, the gateway and PostgreSQL share those cores, on loopback.`,
+        `Machine: ${cpus.length} cores (${cpus[0]?.model.trim() ?? 'unknown CPU'}), ${Math.round(os.totalmem() / 2 ** 30)} GB RAM, ${os.type()} ${os.release()}; Node ${process.version}, PostgreSQL ${await postgresVersion(databaseUrl)}; 1-minute load average ${loadBefore.toFixed(1)} before the measurements. autocannon, the catalog subgraph, the gateway and PostgreSQL share those cores, on loopback.`,
         '',
         `Data: ${PRODUCTS.toLocaleString('en')} generated products (seed ${SEED}) in ${CATEGORIES.length} categories, ~70% in stock, ${words.toLocaleString('en')} dictionary words; seeded and analyzed in ${seedSeconds.toFixed(0)} s.`,
         '',
