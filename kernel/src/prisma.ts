@@ -1,6 +1,8 @@
+import { createHash } from 'node:crypto';
 import pg from 'pg';
+import { LRUCache } from 'lru-cache';
 import { PrismaPg } from '@prisma/adapter-pg';
-import { PrismaClient } from '../../generated/prisma/client';
+import { Prisma, PrismaClient } from '../../generated/prisma/client';
 import type { Metrics } from './metrics';
 
 export { PrismaClient };
@@ -19,7 +21,7 @@ export function createPrisma(
   // Our own pool, handed to the adapter (which ends it on $disconnect), so that its counts can be read.
   const pool = new pg.Pool({ connectionString, max: options.max ?? 10 });
   // The adapter's own @types/pg copy differs from ours in types only: at run time both are this one `pg`.
-  const adapter = new PrismaPg(pool as unknown as ConstructorParameters<typeof PrismaPg>[0], { disposeExternalPool: true });
+  const adapter = new PrismaPg(pool as unknown as ConstructorParameters<typeof PrismaPg>[0], { disposeExternalPool: true, statementNameGenerator: (query) => preparedName(query.sql) });
   if (options.metrics) poolMetrics(options.metrics, options.pool ?? 'main', pool);
   if (!options.onQuery) return withPool(new PrismaClient({ adapter }), pool);
   const client = new PrismaClient({ adapter, log: [{ emit: 'event', level: 'query' }] });
@@ -43,6 +45,26 @@ export function poolOf(prisma: object): pg.Pool {
   const pool = pools.get(prisma);
   if (!pool) throw new Error('poolOf: this PrismaClient was not made by createPrisma');
   return pool;
+}
+
+/**
+ * Starts a raw statement that PostgreSQL should keep prepared on each connection (parsed once, its plan
+ * cached by PostgreSQL's rules): `prisma.$queryRaw\`${PREPARED} SELECT ...\``. For hot statements whose text
+ * takes few shapes (values are parameters); every other statement stays unnamed, as Prisma sends it.
+ */
+export const PREPARED = Prisma.raw('/* prepared */');
+const PREPARED_MARK = '/* prepared */';
+const preparedNames = new LRUCache<string, string>({ max: 1000 });
+
+/** The statement's name for node-postgres (which prepares a named statement once per connection), or '' (unnamed). */
+function preparedName(sql: string): string {
+  if (!sql.startsWith(PREPARED_MARK)) return '';
+  let name = preparedNames.get(sql);
+  if (name === undefined) {
+    name = `p_${createHash('sha1').update(sql).digest('base64url')}`;
+    preparedNames.set(sql, name);
+  }
+  return name;
 }
 
 function poolMetrics(metrics: Metrics, name: string, pool: pg.Pool): void {
@@ -87,7 +109,7 @@ export async function databaseReachable(prisma: PrismaClient, timeoutMs = 2000):
   }
 }
 
-export { Prisma } from '../../generated/prisma/client';
+export { Prisma };
 import type { Prisma as PrismaTypes } from '../../generated/prisma/client';
 /** The client inside `prisma.$transaction(async (tx) => ...)`. */
 export type Tx = PrismaTypes.TransactionClient;

@@ -13,13 +13,17 @@
  *   npm run bench:catalog -- --keep          # keep the database afterwards (to profile it), print its URL
  *
  * Tunables (environment): BENCH_PRODUCTS (100000), BENCH_DURATION seconds per scenario (12),
- * BENCH_CONNECTIONS (10), BENCH_WARMUP seconds (3).
+ * BENCH_CONNECTIONS (10), BENCH_WARMUP seconds (3); BENCH_PROFILE=catalog,gateway runs those processes with
+ * `node --cpu-prof` (written when they stop, in BENCH_PROFILE_DIR/<name>/, default .data/profiles; summarise the
+ * larger file with `npx tsx scripts/bench/profile-summary.ts <file>`).
  */
 import { randomBytes } from 'node:crypto';
+import fs from 'node:fs';
 import os from 'node:os';
+import path from 'node:path';
 import pg from 'pg';
 import autocannon from 'autocannon';
-import { freePort, percentile, pgConfig, postgresVersion, say, startService, withBenchDatabase, writeSection } from './harness';
+import { ROOT, freePort, percentile, pgConfig, postgresVersion, say, startService, withBenchDatabase, writeSection } from './harness';
 import { JwtService } from '../../kernel/src/jwt';
 import { createPrisma, Prisma, type PrismaClient } from '../../kernel/src/prisma';
 import { dictionaryWords } from '../../subgraphs/catalog/src/search';
@@ -36,6 +40,10 @@ const WARMUP = Number(process.env.BENCH_WARMUP ?? 3);
 const EXPLAIN = process.argv.includes('--explain');
 const WRITE_DOC = !process.argv.includes('--no-write');
 const KEEP = process.argv.includes('--keep');
+const PROFILE = new Set((process.env.BENCH_PROFILE ?? '').split(',').filter(Boolean));
+const PROFILE_DIR = path.resolve(ROOT, process.env.BENCH_PROFILE_DIR ?? '.data/profiles');
+// One folder per process: tsx's loader thread writes a profile of its own next to the main thread's (the larger one).
+const profiled = (name: string): string[] => (PROFILE.has(name) ? ['--cpu-prof', `--cpu-prof-dir=${path.join(PROFILE_DIR, name)}`] : []);
 
 export const QUERY = /* GraphQL */ `query Search($search: String!, $category: String!) {
   products(filter: { search: $search, category: $category, inStock: true }, first: 20) {
@@ -212,10 +220,11 @@ async function main(): Promise<void> {
       REDIS_KEY_PREFIX: `bench:${randomBytes(4).toString('hex')}:`,
     };
     started = Date.now();
-    const catalog = await startService('catalog', 'subgraphs/catalog/src/main.ts', { ...env, CATALOG_PORT: String(catalogPort) }, catalogPort, '/ready');
+    if (PROFILE.size) fs.mkdirSync(PROFILE_DIR, { recursive: true });
+    const catalog = await startService('catalog', 'subgraphs/catalog/src/main.ts', { ...env, CATALOG_PORT: String(catalogPort) }, catalogPort, '/ready', undefined, profiled('catalog'));
     services.push(catalog);
     // No response cache: every search through the gateway reaches the catalog (the issue's rule: search results are not cached).
-    const gateway = await startService('gateway', 'gateway/src/main.ts', { ...env, GATEWAY_PORT: String(gatewayPort), CATALOG_URL: catalog.url, GATEWAY_RESPONSE_CACHE: 'false' }, gatewayPort, '/health');
+    const gateway = await startService('gateway', 'gateway/src/main.ts', { ...env, GATEWAY_PORT: String(gatewayPort), CATALOG_URL: catalog.url, GATEWAY_RESPONSE_CACHE: 'false' }, gatewayPort, '/health', undefined, profiled('gateway'));
     services.push(gateway);
     say(`catalog ${catalog.url}, gateway ${gateway.url} (started in ${((Date.now() - started) / 1000).toFixed(1)} s)`);
 
@@ -232,6 +241,8 @@ async function main(): Promise<void> {
     // One connection: the latency of a search on an idle system. CONNECTIONS: the throughput when
     // saturated, where latency is mostly queueing (autocannon keeps every connection busy).
     const measurements: Measurement[] = [];
+    // Other work on the machine shows here: with a load average well above 0, compare runs by ratio, not absolutely.
+    const loadBefore = os.loadavg()[0]!;
     for (const [target, url, headers] of [
       ['subgraph', catalog.url, await subgraphHeaders()],
       ['gateway', gateway.url, {}],
@@ -255,7 +266,7 @@ async function main(): Promise<void> {
         '',
         `Run on ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC. Command: \`npm run bench:catalog\` (per target: a ${WARMUP} s warm-up, then ${DURATION} s with 1 connection and ${DURATION} s with ${CONNECTIONS}).`,
         '',
-        `Machine: ${cpus.length} cores (${cpus[0]?.model.trim() ?? 'unknown CPU'}), ${Math.round(os.totalmem() / 2 ** 30)} GB RAM, ${os.type()} ${os.release()}; Node ${process.version}, PostgreSQL ${await postgresVersion(databaseUrl)}. autocannon, the catalog subgraph, the gateway and PostgreSQL share those cores, on loopback.`,
+        `Machine: ${cpus.length} cores (${cpus[0]?.model.trim() ?? 'unknown CPU'}), ${Math.round(os.totalmem() / 2 ** 30)} GB RAM, ${os.type()} ${os.release()}; Node ${process.version}, PostgreSQL ${await postgresVersion(databaseUrl)}; 1-minute load average ${loadBefore.toFixed(1)} before the measurements. autocannon, the catalog subgraph, the gateway and PostgreSQL share those cores, on loopback.`,
         '',
         `Data: ${PRODUCTS.toLocaleString('en')} generated products (seed ${SEED}) in ${CATEGORIES.length} categories, ~70% in stock, ${words.toLocaleString('en')} dictionary words; seeded and analyzed in ${seedSeconds.toFixed(0)} s.`,
         '',

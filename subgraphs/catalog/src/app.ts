@@ -4,6 +4,7 @@ import { loadTypeDefs, startSubgraph, type RunningServer } from '../../../kernel
 import type { PrismaClient } from '../../../kernel/src/prisma';
 import type { CatalogConfig } from './config';
 import { ProductListing } from './listing';
+import { SearchDictionary } from './search';
 import { ProductService } from './products';
 import { createCatalogContext, resolvers, type CatalogServices } from './resolvers';
 import { StockProjection } from './stock-projection';
@@ -15,7 +16,8 @@ export const CATALOG_SCHEMA_FILE = projectPath('subgraphs/catalog/schema.graphql
 
 /** The catalog's services over one database client; `changed` hears of each committed product change. */
 export function createCatalogServices(prisma: PrismaClient, changed?: ProductChangeListener): CatalogServices {
-  return { products: new ProductService(prisma, changed), listing: new ProductListing(prisma) };
+  const dictionary = new SearchDictionary();
+  return { products: new ProductService(prisma, changed, dictionary), listing: new ProductListing(prisma, dictionary) };
 }
 
 export async function startCatalogService(config: CatalogConfig): Promise<RunningServer> {

@@ -1,8 +1,8 @@
-import { Prisma, type PrismaClient, type Product } from '../../../kernel/src/prisma';
+import { PREPARED, Prisma, type PrismaClient, type Product } from '../../../kernel/src/prisma';
 import { badUserInput } from '../../../kernel/src/errors';
 import { isUuid } from '../../../kernel/src/ids';
 import { connection, decodeCursor, encodeCursor, pageSize, readTimestamp, type Connection } from '../../../kernel/src/pagination';
-import { RANK_WEIGHTS, searchQuery } from './search';
+import { RANK_WEIGHTS, SearchDictionary, searchWords, type SearchTermsRow, type SearchWords } from './search';
 
 import type { ProductFilter, ProductSort, QueryProductsArgs } from '../../../generated/graphql/catalog/resolvers';
 
@@ -117,7 +117,10 @@ const once = <T>(fn: () => Promise<T>) => {
  * the id of the last row, so inserts made while a client walks the pages never shift them.
  */
 export class ProductListing {
-  constructor(private readonly prisma: PrismaClient) {}
+  constructor(
+    private readonly prisma: PrismaClient,
+    private readonly dictionary: SearchDictionary = new SearchDictionary(),
+  ) {}
 
   async list(args: ProductListArgs): Promise<ProductConnection> {
     const first = pageSize(args.first ?? DEFAULT_PAGE_SIZE);
@@ -126,11 +129,11 @@ export class ProductListing {
     // catalog.product_search holds the columns of every filter but the attributes (see searchPage).
     const searchTable = (filter.attributes ?? []).length === 0 ? SEARCH_TABLE : PRODUCTS_TABLE;
     // A search without words ("", "!?") is no search; one of stop words only ("the") matches nothing.
-    const tsquery = filter.search != null ? searchQuery(filter.search) : null;
+    const words = filter.search != null ? searchWords(filter.search) : null;
     // Without a search there is no relevance: the newest come first.
-    const sort: ProductSort = args.sort === 'RELEVANCE' || !args.sort ? (tsquery ? 'RELEVANCE' : 'NEWEST') : args.sort;
+    const sort: ProductSort = args.sort === 'RELEVANCE' || !args.sort ? (words ? 'RELEVANCE' : 'NEWEST') : args.sort;
     const cursor = args.after ? readCursor(args.after, sort) : undefined;
-    return tsquery ? this.searchPage(searchTable, conditions, tsquery, sort, first, cursor) : this.browse([LIVE, ...conditions], sort, first, cursor);
+    return words ? this.searchPage(searchTable, conditions, words, sort, first, cursor) : this.browse([LIVE, ...conditions], sort, first, cursor);
   }
 
   /** No search: the page walks an index where one fits (created_at, category + price); the count runs only if asked for. */
@@ -158,23 +161,26 @@ export class ProductListing {
   private async searchPage(
     table: SearchTable,
     conditions: Prisma.Sql[],
-    tsquery: Prisma.Sql,
+    words: SearchWords,
     sort: ProductSort,
     first: number,
     cursor: Cursor | undefined,
   ): Promise<ProductConnection> {
     const order = SORTS[sort];
     const direction = Prisma.raw(order.direction);
-    const query = Prisma.sql`(SELECT query FROM search)`;
-    // `search` is computed once; the page is cut from the matches before the join, so only its rows are read again in full.
-    const rows = await this.prisma.$queryRaw<Array<PageRow & { total: number }>>`
-      WITH search AS MATERIALIZED (SELECT ${tsquery} AS query),
+    // The words' terms (stems, corrections) come from the dictionary, or are worked out here and remembered.
+    const search = this.dictionary.query(words);
+    const { query } = search;
+    // The page is cut from the matches before the join, so only its rows are read again in full.
+    // Prepared: PostgreSQL parses it once per connection.
+    const rows = await this.prisma.$queryRaw<Array<PageRow & SearchTermsRow & { total: number }>>`${PREPARED}
+      WITH ${search.words ? Prisma.sql`${search.words},` : Prisma.empty}
       matches AS MATERIALIZED (
         SELECT p.id, ${order.key(query)} AS sort_key
         FROM ${table.from} p
         WHERE ${Prisma.join([...table.live, ...conditions, Prisma.sql`p.search_vector @@ ${query}`], ' AND ')}
       )
-      SELECT counted.total, page.sort_key AS "sortKey", ${PRODUCT_COLUMNS}
+      SELECT ${search.columns ? Prisma.sql`${search.columns},` : Prisma.empty} counted.total, page.sort_key AS "sortKey", ${PRODUCT_COLUMNS}
       FROM (SELECT count(*)::int AS total FROM matches) counted
       LEFT JOIN (
         SELECT m.id, m.sort_key FROM matches m
@@ -184,6 +190,7 @@ export class ProductListing {
       ) page ON true
       LEFT JOIN catalog.products p ON p.id = page.id
       ORDER BY page.sort_key ${direction}, page.id ${direction}`;
+    search.learn(rows[0]);
     const total = rows[0]?.total ?? 0;
     return this.connection(
       rows.filter((row) => row.id !== null),
@@ -206,7 +213,7 @@ export class ProductListing {
       first,
       (row) => writeCursor(sort, row),
       (row) => {
-        const { sortKey: _sortKey, total: _total, ...node } = row as PageRow & { total?: number };
+        const { sortKey: _sortKey, total: _total, searchTerms: _terms, searchTermsStable: _stable, ...node } = row as PageRow & SearchTermsRow & { total?: number };
         return node as Product;
       },
     );

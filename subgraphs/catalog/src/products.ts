@@ -2,7 +2,7 @@ import { Prisma, isUniqueViolation, type PrismaClient, type Product } from '../.
 import { assertUuid, isUuid } from '../../../kernel/src/ids';
 import { conflict, notFound } from '../../../kernel/src/errors';
 import { checkCreateInput, checkUpdateInput, type CreateProductInput, type ProductFields, type UpdateProductInput } from './product-input';
-import { rememberWords } from './search';
+import { rememberWords, type SearchDictionary } from './search';
 import type { ProductChangeListener } from './product-changes';
 
 const isRecordNotFound = (error: unknown) => (error as { code?: string } | null)?.code === 'P2025';
@@ -22,6 +22,8 @@ export class ProductService {
   constructor(
     private readonly prisma: PrismaClient,
     private readonly changed: ProductChangeListener = async () => {},
+    /** Told when a write may have added words, so that searches look their corrections up again. */
+    private readonly dictionary?: SearchDictionary,
   ) {}
 
   /** By id, deleted ones included (for entity references and the per-request loader). */
@@ -42,6 +44,7 @@ export class ProductService {
         this.prisma.product.create({ data: toData(fields) }),
         rememberWords(this.prisma, [fields.name, fields.category, fields.description]),
       ]);
+      this.dictionary?.changed();
       await this.changed(product.id);
       return product;
     } catch (error) {
@@ -58,6 +61,7 @@ export class ProductService {
         this.prisma.product.update({ where: { id, deletedAt: null }, data: toData(changes) }),
         rememberWords(this.prisma, [changes.name, changes.category, changes.description]),
       ]);
+      this.dictionary?.changed();
       await this.changed(product.id);
       return product;
     } catch (error) {
