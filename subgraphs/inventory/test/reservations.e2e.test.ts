@@ -47,7 +47,9 @@ function reservationHarness(env: Record<string, string>) {
       expect(created.errors).toBeUndefined();
       return productId;
     };
-    h.item = async (productId) => (await ctx.stack.gql(ITEM, { id: productId })).data!.inventoryItem!;
+    // From the inventory itself: what a reservation did, not what the gateway's response cache last saw
+    // (the calls here bypass the gateway, as the order service's do; its cache follows by the stock events).
+    h.item = async (productId) => (await graphql(ctx.stack.urls.inventory, ITEM, { id: productId }, { token: h.service })).data!.inventoryItem!;
   });
   return h;
 }
