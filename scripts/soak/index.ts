@@ -49,7 +49,7 @@ async function main(): Promise<void> {
         subscribers: number(process.env.SOAK_SUBSCRIBERS, 300),
         newcomers: number(process.env.SOAK_NEWCOMERS, 20),
         products: number(process.env.SOAK_PRODUCTS, 24),
-        faults: process.env.SOAK_SCHEDULE === 'short' ? SHORT_SCHEDULE : FULL_SCHEDULE,
+        faults: process.env.SOAK_SCHEDULE === 'short' ? SHORT_SCHEDULE : process.env.SOAK_SCHEDULE === 'none' ? [] : FULL_SCHEDULE,
         warmupSeconds: 10,
         tailSeconds: 15,
         outageMs: 6000,

@@ -105,6 +105,22 @@ export interface InvariantInput {
   finalChangeAt: number;
 }
 
+/** The last few StockChanged events of a product as the inventory's outbox holds them: available@version (seq, published). */
+async function publishedStock(databaseUrl: string, productId: string): Promise<string> {
+  const client = new pg.Client(pgConfig(databaseUrl));
+  await client.connect();
+  try {
+    const { rows } = await client.query<{ available: number; version: string; seq: string; published: string }>(
+      `SELECT (payload->>'available')::int AS available, payload->>'version' AS version, seq::text, to_char(published_at, 'SS.MS') AS published
+         FROM inventory.outbox_events WHERE payload->>'productId' = $1 ORDER BY seq DESC LIMIT 4`,
+      [productId],
+    );
+    return rows.reverse().map((r) => `${r.available}@v${r.version}(seq ${r.seq}, ${r.published})`).join(' ');
+  } finally {
+    await client.end();
+  }
+}
+
 export async function checkInvariants(input: InvariantInput): Promise<Invariant[]> {
   const client = new pg.Client(pgConfig(input.databaseUrl));
   await client.connect();
@@ -245,7 +261,9 @@ export async function checkInvariants(input: InvariantInput): Promise<Invariant[
     for (const productId of watcher.productIds) {
       const expected = input.finalAvailable.get(productId);
       const got = watcher.last.get(productId);
-      if (got !== expected) missed.push(`subscriber ${watcher.id} (${watcher.received} updates): ${productId.slice(0, 8)} last ${got ?? 'none'}, final ${expected}`);
+      if (got === expected) continue;
+      const recent = watcher.recent.filter((u) => u.productId === productId).map((u) => `${u.available}@${new Date(u.at).toISOString().slice(17, 23)}`);
+      missed.push(`subscriber ${watcher.id} (${watcher.received} updates): ${productId.slice(0, 8)} last ${got ?? 'none'}, final ${expected}; its last updates ${recent.join(' ')}; published ${await publishedStock(input.databaseUrl, productId)}`);
     }
   }
   const closed = input.load.watchers.filter((w) => w.closedAt !== undefined);

@@ -52,6 +52,8 @@ export interface Watcher {
   closeReason?: string;
   /** The last `available` it was sent per product. */
   last: Map<string, number>;
+  /** The last few updates it was sent, oldest first, for a report when its last value is wrong. */
+  recent: Array<{ productId: string; available: number; at: number }>;
   received: number;
   client: Client;
 }
@@ -225,18 +227,24 @@ export class Load {
     }
   }
 
-  /** One graphql-ws subscriber of one or two products' stock; when its socket closes, another takes its place. */
-  private openWatcher(): void {
+  /**
+   * One graphql-ws subscriber of one or two products' stock. When its socket closes, another takes its
+   * place, after a pause that grows while the gateway keeps refusing (so a restart is not a storm).
+   */
+  private openWatcher(failures = 0): void {
     const { products, gatewayUrl } = this.options;
     const productIds = [...new Set([pick(products).id, pick(products).id])];
     const client = createClient({ url: gatewayUrl.replace(/^http/, 'ws'), webSocketImpl: WebSocket, retryAttempts: 0, lazy: true });
-    const watcher: Watcher = { id: ++this.nextWatcher, productIds, openedAt: Date.now(), last: new Map(), received: 0, client };
+    const watcher: Watcher = { id: ++this.nextWatcher, productIds, openedAt: Date.now(), last: new Map(), recent: [], received: 0, client };
     this.record.watchers.push(watcher);
     const closed = (reason: string) => {
       if (watcher.closedAt) return;
       watcher.closedAt = Date.now();
       watcher.closeReason = reason;
-      if (this.running) setTimeout(() => this.running && this.openWatcher(), between(500, 2000));
+      const lasted = watcher.closedAt - watcher.openedAt > 5000 || watcher.received > 0;
+      const next = lasted ? 0 : failures + 1;
+      const wait = Math.min(500 * 2 ** next, 8000) * (0.5 + Math.random());
+      if (this.running) setTimeout(() => this.running && this.openWatcher(next), wait);
     };
     client.subscribe<{ stockUpdated: { productId: string; available: number } }>(
       { query: STOCK_UPDATED, variables: { ids: productIds } },
@@ -246,6 +254,8 @@ export class Load {
           if (!update) return;
           watcher.received += 1;
           watcher.last.set(update.productId, update.available);
+          watcher.recent.push({ ...update, at: Date.now() });
+          if (watcher.recent.length > 6) watcher.recent.shift();
         },
         error: (error) => closed(describeClose(error)),
         complete: () => closed('completed'),
@@ -256,6 +266,8 @@ export class Load {
 
 function describeClose(error: unknown): string {
   if (error && typeof error === 'object' && 'code' in error) return `closed ${(error as { code: number }).code}`;
+  // A socket that never opened (the gateway down): ws's ErrorEvent.
+  if (error && typeof error === 'object' && 'type' in error && (error as { type: string }).type === 'error') return 'could not connect';
   if (Array.isArray(error)) return `errors ${JSON.stringify(error).slice(0, 120)}`;
   return error instanceof Error ? error.message : String(error);
 }
