@@ -21,7 +21,9 @@ export const DOMAIN_CODES = new Set([
 
 /** An error the soak saw, with when. */
 export interface SeenError {
+  /** When the request (or wait) began, and when it failed. */
   at: number;
+  endedAt: number;
   operation: string;
   code: string;
   message: string;
@@ -53,7 +55,7 @@ export class Traffic {
     this.byOperation.set(operation, tally);
     if (code === undefined) return;
     this.errorsByCode.set(code, (this.errorsByCode.get(code) ?? 0) + 1);
-    const seen = { at: startedAt, operation, code, message: message.slice(0, 200) };
+    const seen = { at: startedAt, endedAt: Date.now(), operation, code, message: message.slice(0, 200) };
     if (code === 'NO_CODE' && this.uncoded.length < 20) this.uncoded.push(seen);
     if (!DOMAIN_CODES.has(code) && this.failures.length < this.maxKept) this.failures.push(seen);
   }

@@ -111,7 +111,7 @@ async function publishedStock(databaseUrl: string, productId: string): Promise<s
   await client.connect();
   try {
     const { rows } = await client.query<{ available: number; version: string; seq: string; published: string }>(
-      `SELECT (payload->>'available')::int AS available, payload->>'version' AS version, seq::text, to_char(published_at, 'SS.MS') AS published
+      `SELECT (payload->>'available')::int AS available, payload->>'version' AS version, seq::text, to_char(published_at, 'MI:SS.MS') AS published
          FROM inventory.outbox_events WHERE payload->>'productId' = $1 ORDER BY seq DESC LIMIT 4`,
       [productId],
     );
@@ -262,8 +262,8 @@ export async function checkInvariants(input: InvariantInput): Promise<Invariant[
       const expected = input.finalAvailable.get(productId);
       const got = watcher.last.get(productId);
       if (got === expected) continue;
-      const recent = watcher.recent.filter((u) => u.productId === productId).map((u) => `${u.available}@${new Date(u.at).toISOString().slice(17, 23)}`);
-      missed.push(`subscriber ${watcher.id} (${watcher.received} updates): ${productId.slice(0, 8)} last ${got ?? 'none'}, final ${expected}; its last updates ${recent.join(' ')}; published ${await publishedStock(input.databaseUrl, productId)}`);
+      const recent = watcher.recent.filter((u) => u.productId === productId).map((u) => `${u.available}@${new Date(u.at).toISOString().slice(14, 23)}`);
+      missed.push(`subscriber ${watcher.id} (opened ${new Date(watcher.openedAt).toISOString().slice(14, 23)}, ${watcher.received} updates): ${productId.slice(0, 8)} last ${got ?? 'none'}, final ${expected}; its last updates ${recent.join(' ')}; published ${await publishedStock(input.databaseUrl, productId)}`);
     }
   }
   const closed = input.load.watchers.filter((w) => w.closedAt !== undefined);
