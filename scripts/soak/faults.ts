@@ -86,6 +86,16 @@ export class FaultInjector {
   async inject(fault: Fault): Promise<FaultRecord> {
     const record: FaultRecord = { fault: describeFault(fault), probe: '', injectedAt: Date.now() };
     this.records.push(record);
+    try {
+      await this.injectAndWait(fault, record);
+    } catch (error) {
+      // A process that does not start again, say: recorded as not recovered, and the soak goes on.
+      record.detail = (error as Error).message;
+    }
+    return record;
+  }
+
+  private async injectAndWait(fault: Fault, record: FaultRecord): Promise<void> {
     const { shop, redis, telegram } = this.ctx;
     let probe: () => Promise<boolean>;
     switch (fault.kind) {
@@ -133,7 +143,6 @@ export class FaultInjector {
       }
       await pause(250);
     }
-    return record;
   }
 
   private async all(...probes: Array<Promise<boolean>>): Promise<boolean> {

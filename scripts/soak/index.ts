@@ -13,12 +13,14 @@
  *   npm run soak -- --keep                # keep the database afterwards, print its URL
  *
  * Tunables (environment): SOAK_CUSTOMERS (16), SOAK_BROWSERS (4), SOAK_SUBSCRIBERS (300), SOAK_NEWCOMERS (20), SOAK_PRODUCTS (24);
- * SOAK_SCHEDULE=short injects each kind of fault once (the test suite's schedule) instead of the full one.
+ * SOAK_SCHEDULE=short injects each kind of fault once (the test suite's schedule) instead of the full one;
+ * SOAK_SCHEDULE=none, or a list (`kill:order,postgres:inventory,redis,telegram-429,telegram-500`), injects those.
  */
 import path from 'node:path';
 import { ROOT, withBenchDatabase } from '../bench/harness';
 import { renderReport, writeSoakSection } from './report';
 import { FULL_SCHEDULE, SHORT_SCHEDULE, defaultLogDir, machine, runSoak } from './run';
+import type { Fault } from './faults';
 
 const argument = (name: string): string | undefined => {
   const i = process.argv.indexOf(`--${name}`);
@@ -33,6 +35,17 @@ const DURATION = number(argument('duration') ?? process.env.SOAK_DURATION, 180);
 const WRITE_DOC = !process.argv.includes('--no-write');
 const KEEP = process.argv.includes('--keep');
 const say = (line: string) => console.log(`[soak] ${line}`);
+
+/** SOAK_SCHEDULE: full (default), short, none, or a list such as `kill:order,postgres:inventory,redis,telegram-429`. */
+function schedule(value = 'full'): Fault[] {
+  if (value === 'full') return FULL_SCHEDULE;
+  if (value === 'short') return SHORT_SCHEDULE;
+  if (value === 'none') return [];
+  return value.split(',').map((item) => {
+    const [kind, target] = item.split(':');
+    return (target ? { kind, target } : { kind }) as Fault;
+  });
+}
 
 async function main(): Promise<void> {
   let ok = false;
@@ -49,7 +62,7 @@ async function main(): Promise<void> {
         subscribers: number(process.env.SOAK_SUBSCRIBERS, 300),
         newcomers: number(process.env.SOAK_NEWCOMERS, 20),
         products: number(process.env.SOAK_PRODUCTS, 24),
-        faults: process.env.SOAK_SCHEDULE === 'short' ? SHORT_SCHEDULE : process.env.SOAK_SCHEDULE === 'none' ? [] : FULL_SCHEDULE,
+        faults: schedule(process.env.SOAK_SCHEDULE),
         warmupSeconds: 10,
         tailSeconds: 15,
         outageMs: 6000,

@@ -266,12 +266,20 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
     // Subscribers get the last change within a moment (bounded): wait for it before judging. The truth is
     // read again each round: an order left unconfirmed may pass its deadline meanwhile and give its stock back.
     const stayed = () => load!.record.watchers.filter((w) => w.closedAt === undefined && w.openedAt < finalChangeAt);
-    const deadline = Date.now() + 15_000;
-    let finalAvailable = await availableOf(options.databaseUrl);
-    while (Date.now() < deadline && !stayed().every((w) => w.productIds.every((id) => w.last.get(id) === finalAvailable.get(id)))) {
-      await pause(250);
-      finalAvailable = await availableOf(options.databaseUrl);
-    }
+    const subscribersCaughtUp = async (): Promise<Map<string, number>> => {
+      const deadline = Date.now() + 15_000;
+      let truth = await availableOf(options.databaseUrl);
+      while (Date.now() < deadline && !stayed().every((w) => w.productIds.every((id) => w.last.get(id) === truth.get(id)))) {
+        await pause(250);
+        truth = await availableOf(options.databaseUrl);
+      }
+      return truth;
+    };
+    await subscribersCaughtUp();
+    // Orders left unconfirmed may have passed their deadline meanwhile (and given their stock back): settle again.
+    const last = await waitSettled(options, shop, redis, options.settleTimeoutMs);
+    settled = { ms: settled.ms + last.ms, open: last.open };
+    const finalAvailable = await subscribersCaughtUp();
     say(`settled in ${(settled.ms / 1000).toFixed(1)} s${settled.open.length ? `; still in flight: ${settled.open.join(', ')}` : ''}; checking invariants`);
 
     const invariants = await checkInvariants({
