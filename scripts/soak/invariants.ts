@@ -112,7 +112,7 @@ async function publishedStock(databaseUrl: string, productId: string): Promise<s
   try {
     const { rows } = await client.query<{ available: number; version: string; seq: string; published: string }>(
       `SELECT (payload->>'available')::int AS available, payload->>'version' AS version, seq::text, to_char(published_at, 'MI:SS.MS') AS published
-         FROM inventory.outbox_events WHERE payload->>'productId' = $1 ORDER BY seq DESC LIMIT 4`,
+         FROM inventory.outbox_events o WHERE o.payload->>'productId' = $1 ORDER BY o.seq DESC LIMIT 4`,
       [productId],
     );
     return rows.reverse().map((r) => `${r.available}@v${r.version}(seq ${r.seq}, ${r.published})`).join(' ');
