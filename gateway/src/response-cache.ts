@@ -3,7 +3,7 @@ import { HeaderMap, type ApolloServerPlugin, type GraphQLResponse } from '@apoll
 import { Kind, OperationTypeNode, type OperationDefinitionNode } from 'graphql';
 import type { Logger } from '../../kernel/src/logger';
 import type { Metrics } from '../../kernel/src/metrics';
-import type { Redis } from '../../kernel/src/redis';
+import { duplicateRedis, type Redis } from '../../kernel/src/redis';
 import { liveChannel, type ProductChanged, type StockChanged } from '../../kernel/src/events/envelope';
 import type { GatewayContext } from './identity';
 
@@ -73,7 +73,7 @@ export class ResponseCache {
 
   /** Listens for the events that evict entries (on a connection of its own: a subscribed connection does nothing else). */
   async start(): Promise<void> {
-    const subscriber = this.redis.duplicate();
+    const subscriber = duplicateRedis(this.redis);
     this.subscriber = subscriber;
     let connectedBefore = false;
     subscriber.on('ready', () => {

@@ -24,7 +24,7 @@ import { useServer } from 'graphql-ws/use/ws';
 import { CloseCode, type Context as WsContext, type SubscribePayload } from 'graphql-ws';
 import { RedisPubSub } from 'graphql-redis-subscriptions';
 import type { ApolloServer } from '@apollo/server';
-import type { Redis } from '../../kernel/src/redis';
+import { duplicateRedis, type Redis } from '../../kernel/src/redis';
 import type { Logger } from '../../kernel/src/logger';
 import type { Metrics } from '../../kernel/src/metrics';
 import type { Gauge } from 'prom-client';
@@ -109,7 +109,7 @@ export class SubscriptionServer {
       trustedDocuments?: TrustedDocuments;
     },
   ) {
-    this.pubsub = new RedisPubSub({ publisher: options.redis.duplicate(), subscriber: options.redis.duplicate() });
+    this.pubsub = new RedisPubSub({ publisher: duplicateRedis(options.redis), subscriber: duplicateRedis(options.redis) });
     const { metrics } = options;
     this.counters = deliveryCounters(metrics);
     this.groups = new SubscriptionGroups(this.pubsub, options.websocket.maxQueuedEvents, options.logger, this.counters);

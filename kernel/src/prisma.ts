@@ -20,6 +20,10 @@ export function createPrisma(
   const connectionString = options.role ? withRole(databaseUrl, options.role) : databaseUrl;
   // Our own pool, handed to the adapter (which ends it on $disconnect), so that its counts can be read.
   const pool = new pg.Pool({ connectionString, max: options.max ?? 10 });
+  // A session ended by the server (pg_terminate_backend, a failover) while its client is checked out
+  // but between queries emits 'error' with nobody listening, which would end the process. The query
+  // on it fails on its own and the pool drops the client; nothing else is to be done here.
+  pool.on('connect', (client) => client.on('error', () => undefined));
   // The adapter's own @types/pg copy differs from ours in types only: at run time both are this one `pg`.
   const adapter = new PrismaPg(pool as unknown as ConstructorParameters<typeof PrismaPg>[0], { disposeExternalPool: true, statementNameGenerator: (query) => preparedName(query.sql) });
   if (options.metrics) poolMetrics(options.metrics, options.pool ?? 'main', pool);

@@ -29,6 +29,17 @@ export function createRedis(url: string, logger: Logger, options: RedisOptions =
   return client;
 }
 
+/**
+ * Another connection to the same Redis (for SUBSCRIBE, or blocking reads). `duplicate()` copies the
+ * options, not the listeners: without one, ioredis prints every failed reconnect of an outage to stderr.
+ * The client it copies logs the outage, once.
+ */
+export function duplicateRedis(client: Redis): Redis {
+  const copy = client.duplicate();
+  copy.on('error', () => undefined);
+  return copy;
+}
+
 /** True when Redis answers PING within the timeout. */
 export async function redisReachable(client: Redis, timeoutMs = 1000): Promise<boolean> {
   try {

@@ -123,13 +123,13 @@ export function writeSection(name: string, section: string): void {
 }
 
 /**
- * Runs `body` against a fresh, migrated `shop_bench_*` database on TEST_DATABASE_SERVER_URL's server.
+ * Runs `body` against a fresh, migrated `<prefix>_*` database (shop_bench_ unless told) on TEST_DATABASE_SERVER_URL's server.
  * Afterwards (or on Ctrl-C) it stops the services `body` registered, newest first, and drops the
  * database unless `keep` is set.
  */
-export async function withBenchDatabase(keep: boolean, body: (databaseUrl: string, services: Service[]) => Promise<void>): Promise<void> {
+export async function withBenchDatabase(keep: boolean, body: (databaseUrl: string, services: Service[]) => Promise<void>, prefix = 'shop_bench'): Promise<void> {
   const serverUrl = process.env.TEST_DATABASE_SERVER_URL ?? 'postgresql://postgres@127.0.0.1:5432/postgres';
-  const databaseUrl = withDatabase(serverUrl, `shop_bench_${Date.now()}_${randomBytes(4).toString('hex')}`);
+  const databaseUrl = withDatabase(serverUrl, `${prefix}_${Date.now()}_${randomBytes(4).toString('hex')}`);
   const services: Service[] = [];
   let cleaning: Promise<void> | undefined;
   const cleanUp = () =>

@@ -231,6 +231,26 @@ describe('FakeTelegram with node-telegram-bot-api 2.x', () => {
     expect(tg.calls('sendMessage').map((c) => c.ok)).toEqual([false, false, true]);
   });
 
+  it('an outage answers every call of its methods with its error until it ends, then serves again', async () => {
+    tg.user(5010, { hasStartedBot: true });
+    const api = new Api(tg.token, { apiRoot: tg.apiRoot, maxRetries: 0 });
+    tg.outage({ errorCode: 429, retryAfter: 3 }, 400, ['sendMessage']);
+    expect(tg.inOutage).toBe(true);
+    await expect(api.sendMessage({ chat_id: 5010, text: 'one' })).rejects.toMatchObject({ errorCode: 429, retryAfter: 3 });
+    await expect(api.sendMessage({ chat_id: 5010, text: 'two' })).rejects.toMatchObject({ errorCode: 429, retryAfter: 3 });
+    // Another method passes by it.
+    await expect(api.getMe()).resolves.toMatchObject({ is_bot: true });
+    await new Promise((resolve) => setTimeout(resolve, 450));
+    expect(tg.inOutage).toBe(false);
+    await expect(api.sendMessage({ chat_id: 5010, text: 'three' })).resolves.toMatchObject({ text: 'three' });
+
+    tg.outage({ errorCode: 500 }, 60_000);
+    await expect(api.getMe()).rejects.toMatchObject({ errorCode: 500 });
+    tg.endOutage();
+    await expect(api.sendMessage({ chat_id: 5010, text: 'four' })).resolves.toMatchObject({ text: 'four' });
+    expect(tg.calls('sendMessage').map((c) => c.ok)).toEqual([false, false, true, true]);
+  });
+
   it('a fault for one chat is taken only by a call for that chat', async () => {
     tg.user(5007, { hasStartedBot: true });
     tg.user(5008, { hasStartedBot: true });

@@ -556,6 +556,7 @@ export class FakeTelegram {
   private readonly messages = new Map<string, Message>();
   private readonly callbackQueries = new Map<string, { query: CallbackQuery; answered: boolean }>();
   private readonly faults = new Map<string, FaultSpec[]>();
+  private outageState: { fault: FaultSpec; until: number; methods: Set<string> | null } | null = null;
 
   private lastUpdateId = 100_000_000;
   private callbackCounter = 0;
@@ -796,6 +797,25 @@ export class FakeTelegram {
   }
 
   /**
+   * For the next `ms` milliseconds every call (of `methods`, or of any method) gets this error, as while
+   * Telegram is overloaded (429 with `retryAfter`) or failing (500, 502); calls after that are served again.
+   */
+  outage(fault: FaultSpec, ms: number, methods?: Array<KnownMethod | (string & {})>): void {
+    const names = methods ? new Set(methods.map((m) => this.methodNames.get(m.toLowerCase()) ?? m)) : null;
+    this.outageState = { fault, until: Date.now() + ms, methods: names };
+  }
+
+  /** Ends an outage early. */
+  endOutage(): void {
+    this.outageState = null;
+  }
+
+  /** True while an outage is on. */
+  get inOutage(): boolean {
+    return this.outageState !== null && Date.now() < this.outageState.until;
+  }
+
+  /**
    * The user blocks the bot: every call with this chat_id answers 403 'Forbidden: bot was blocked by the user',
    * and the bot gets a my_chat_member update (member -> kicked) as from Telegram.
    */
@@ -920,10 +940,16 @@ export class FakeTelegram {
   private lastFaultResponse: TelegramResponse = fail(500, 'Internal Server Error');
 
   private takeFault(method: string, params: Params): boolean {
-    const list = this.faults.get(method) ?? [];
-    const index = list.findIndex((f) => f.chatId === undefined || String(f.chatId) === String(params.chat_id));
-    if (index < 0) return false;
-    const [fault] = list.splice(index, 1) as [FaultSpec];
+    if (this.outageState && Date.now() >= this.outageState.until) this.outageState = null;
+    const outage = this.outageState;
+    let fault: FaultSpec;
+    if (outage && (outage.methods === null || outage.methods.has(method))) fault = outage.fault;
+    else {
+      const list = this.faults.get(method) ?? [];
+      const index = list.findIndex((f) => f.chatId === undefined || String(f.chatId) === String(params.chat_id));
+      if (index < 0) return false;
+      [fault] = list.splice(index, 1) as [FaultSpec];
+    }
     const code = fault.errorCode;
     const retryAfter = fault.retryAfter ?? (code === 429 ? 1 : undefined);
     const description = fault.description ?? (code === 429 ? `Too Many Requests: retry after ${retryAfter}` : DEFAULT_DESCRIPTIONS[code] ?? `Error ${code}`);

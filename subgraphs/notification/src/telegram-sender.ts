@@ -226,7 +226,24 @@ export class TelegramSender {
         : outcome.status === 'RETRY'
           ? { telegramNextAttemptAt: outcome.at, telegramError: outcome.error }
           : { telegramStatus: outcome.status, telegramError: outcome.error, telegramNextAttemptAt: null };
-    await this.prisma.notification.updateMany({ where: { id: row.id, telegramStatus: 'PENDING' }, data: { ...data, telegramAttempts: attempts } });
+    const record = () => this.prisma.notification.updateMany({ where: { id: row.id, telegramStatus: 'PENDING' }, data: { ...data, telegramAttempts: attempts } });
+    if (outcome.status !== 'SENT') {
+      await record();
+      return;
+    }
+    // Telegram has the message: unrecorded, it would go again once its lease runs out (a second copy in
+    // the chat). A lost connection (terminated, a failover) is worth waiting out, well within the lease.
+    const deadline = Date.now() + this.leaseMs / 2;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await record();
+        return;
+      } catch (error) {
+        if (Date.now() >= deadline) throw error;
+        this.logger.warn({ err: error, notificationId: row.id, attempt }, 'recording a sent telegram message failed; trying again');
+        await new Promise((resolve) => setTimeout(resolve, Math.min(100 * 2 ** attempt, 2000)));
+      }
+    }
   }
 
   private async putBack(ids: string[], at: Date): Promise<void> {
