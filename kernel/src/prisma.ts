@@ -24,6 +24,9 @@ export function createPrisma(
   // but between queries emits 'error' with nobody listening, which would end the process. The query
   // on it fails on its own and the pool drops the client; nothing else is to be done here.
   pool.on('connect', (client) => client.on('error', () => undefined));
+  // The same for an idle client: the pool re-emits its error on itself and drops the client. Prisma's adapter
+  // listens only once it has connected, and a pool used raw (the outbox relay's, through poolOf) never does.
+  pool.on('error', () => undefined);
   // The adapter's own @types/pg copy differs from ours in types only: at run time both are this one `pg`.
   const adapter = new PrismaPg(pool as unknown as ConstructorParameters<typeof PrismaPg>[0], { disposeExternalPool: true, statementNameGenerator: (query) => preparedName(query.sql) });
   if (options.metrics) poolMetrics(options.metrics, options.pool ?? 'main', pool);
