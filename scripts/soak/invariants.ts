@@ -99,8 +99,8 @@ export interface InvariantInput {
   load: LoadRecord;
   /** Initial stock of each product as the soak created it. */
   initialStock: Map<string, number>;
-  /** Each watched product's `available` after the final change, from the inventory. */
-  finalAvailable: Map<string, number>;
+  /** Each product's `available` now, from the inventory: compared with what subscribers hold at the same moment. */
+  readAvailable(): Promise<Map<string, number>>;
   /** Watchers that opened before this were open when the final change was made. */
   finalChangeAt: number;
 }
@@ -256,10 +256,18 @@ export async function checkInvariants(input: InvariantInput): Promise<Invariant[
 
   // ---------- subscribers ----------
   const stayed = input.load.watchers.filter((w) => w.closedAt === undefined && w.openedAt < input.finalChangeAt);
+  // The truth and what the subscribers hold, compared at one moment: an order passing its deadline while the
+  // other checks run gives its stock back, and its StockChanged reaches them a moment later (bounded wait).
+  let truth = await input.readAvailable();
+  const wrong = () => stayed.some((w) => w.productIds.some((id) => w.last.get(id) !== truth.get(id)));
+  for (const deadline = Date.now() + 15_000; wrong() && Date.now() < deadline; ) {
+    await new Promise((resolve) => setTimeout(resolve, 250));
+    truth = await input.readAvailable();
+  }
   const missed: string[] = [];
   for (const watcher of stayed) {
     for (const productId of watcher.productIds) {
-      const expected = input.finalAvailable.get(productId);
+      const expected = truth.get(productId);
       const got = watcher.last.get(productId);
       if (got === expected) continue;
       const recent = watcher.recent.filter((u) => u.productId === productId).map((u) => `${u.available}@${new Date(u.at).toISOString().slice(14, 23)}`);
