@@ -21,3 +21,15 @@ export function useFileDatabase(options: { max?: number } = {}): PrismaClient {
     },
   });
 }
+
+/** `base` extended to record each Prisma operation (one SQL statement each) into `statements`, as "model.operation". */
+export function countingStatements(base: PrismaClient, statements: string[]): PrismaClient {
+  return base.$extends({
+    query: {
+      $allOperations: ({ model, operation, args, query }) => {
+        statements.push(`${model ?? ''}.${operation}`);
+        return query(args);
+      },
+    },
+  }) as unknown as PrismaClient;
+}

@@ -6,7 +6,7 @@ import { login, randomPhone, type Session } from '../../../test/support/login';
 import { graphql } from '../../../test/support/graphql';
 import { JwtService } from '../../../kernel/src/jwt';
 import type { PrismaClient } from '../../../kernel/src/prisma';
-import { useFileDatabase } from '../../../test/support/database';
+import { countingStatements, useFileDatabase } from '../../../test/support/database';
 import { loadTypeDefs, subgraphSchema } from '../../../kernel/src/server';
 import { loadGatewayConfig } from '../../../gateway/src/config';
 import { CATALOG_SCHEMA_FILE, createCatalogServices } from '../src/app';
@@ -308,14 +308,7 @@ describe('entity references are batched: a page costs the same few statements wh
   beforeAll(async () => {
     statements = [];
     // Each Prisma operation below (findMany, $queryRaw) is one SQL statement.
-    counted = base.$extends({
-      query: {
-        $allOperations: ({ model, operation, args, query }) => {
-          statements.push(`${model ?? ''}.${operation}`);
-          return query(args);
-        },
-      },
-    }) as unknown as PrismaClient;
+    counted = countingStatements(base, statements);
     const services = createCatalogServices(counted);
     for (let i = 0; i < 50; i++) {
       ids.push((await services.products.create({ sku: uniqueSku('BATCH'), name: `Batch Widget ${i}`, category, price: { amount: 100 + i, currency: 'USD' } })).id);

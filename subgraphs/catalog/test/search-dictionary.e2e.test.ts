@@ -1,4 +1,5 @@
-import { createPrisma, type PrismaClient } from '../../../kernel/src/prisma';
+import type { PrismaClient } from '../../../kernel/src/prisma';
+import { countingStatements, useFileDatabase } from '../../../test/support/database';
 import { ProductListing } from '../src/listing';
 import { ProductService } from '../src/products';
 import { CORRECTION_TTL_MS, SearchDictionary } from '../src/search';
@@ -13,23 +14,14 @@ function swapLetters(word: string): string {
 }
 
 describe('the terms of search words, remembered by each catalog process', () => {
-  let base: PrismaClient;
+  const base = useFileDatabase();
   let counted: PrismaClient;
   let statements: string[];
 
   beforeAll(() => {
-    base = createPrisma(process.env.DATABASE_URL!, { max: 2 });
     statements = [];
-    counted = base.$extends({
-      query: {
-        $allOperations: ({ model, operation, args, query }) => {
-          statements.push(`${model ?? ''}.${operation}`);
-          return query(args);
-        },
-      },
-    }) as unknown as PrismaClient;
+    counted = countingStatements(base, statements);
   });
-  afterAll(() => base?.$disconnect());
 
   /** A second catalog process (a replica): its own dictionary, on a clock the test moves. */
   function replica() {
