@@ -150,3 +150,61 @@ export async function withBenchDatabase(keep: boolean, body: (databaseUrl: strin
     await cleanUp();
   }
 }
+
+// ---------- CPU accounting ----------
+
+const TICK_MS = 10; // USER_HZ is 100 on Linux
+
+/** utime + stime of a process in ms, from /proc (0 once it is gone). */
+function processCpuMs(pid: number): number {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) * TICK_MS;
+  } catch {
+    return 0;
+  }
+}
+
+/** CPU ms of every process whose command name is `comm` (PostgreSQL's backends come and go; their sum is what counts). */
+function commandCpuMs(comm: string): number {
+  let total = 0;
+  for (const entry of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      if (fs.readFileSync(`/proc/${entry}/comm`, 'utf8').trim() === comm) total += processCpuMs(Number(entry));
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return total;
+}
+
+/** The whole machine's busy ms (all cores), from /proc/stat. */
+function machineBusyMs(): number {
+  const cpu = fs.readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
+  const idle = (cpu[3] ?? 0) + (cpu[4] ?? 0);
+  return (cpu.reduce((sum, value) => sum + value, 0) - idle) * TICK_MS;
+}
+
+export type CpuSnapshot = Map<string, number>;
+
+/** CPU ms so far of each service, PostgreSQL, Redis, this load generator and the machine as a whole. */
+export function cpuSnapshot(services: Service[]): CpuSnapshot {
+  const own = process.cpuUsage();
+  const snapshot: CpuSnapshot = new Map(services.map((service) => [service.name, service.child.pid ? processCpuMs(service.child.pid) : 0]));
+  snapshot.set('postgres', commandCpuMs('postgres'));
+  snapshot.set('redis', commandCpuMs('redis-server'));
+  snapshot.set('load generator', (own.user + own.system) / 1000);
+  snapshot.set('machine', machineBusyMs());
+  return snapshot;
+}
+
+/** "gateway 9.1, order 12.0, ... | all of them 40.2 of the machine's 44.0 ms" per `unit` between two snapshots. */
+export function cpuPerUnit(before: CpuSnapshot, after: CpuSnapshot, units: number): string {
+  const per = (name: string) => ((after.get(name) ?? 0) - (before.get(name) ?? 0)) / Math.max(1, units);
+  const names = [...after.keys()].filter((name) => name !== 'machine');
+  const parts = names.map((name) => `${name} ${per(name).toFixed(1)}`);
+  const ours = names.reduce((sum, name) => sum + per(name), 0);
+  return `${parts.join(', ')} | all of these ${ours.toFixed(1)} of the machine's ${per('machine').toFixed(1)} ms`;
+}

@@ -24,7 +24,7 @@ import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
 import { parsePhoneNumberFromString } from 'libphonenumber-js/max';
-import { ROOT, freePort, percentile, pgConfig, postgresVersion, say, serviceEnv, startService, withBenchDatabase, writeSection } from './harness';
+import { ROOT, cpuPerUnit, cpuSnapshot, freePort, percentile, pgConfig, postgresVersion, say, serviceEnv, startService, withBenchDatabase, writeSection } from './harness';
 
 const DURATION = Number(process.env.BENCH_DURATION ?? 15);
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 8);
@@ -296,7 +296,9 @@ async function main(): Promise<void> {
     const loadBefore = os.loadavg()[0]!;
     say(`warming up ${WARMUP} s, then ${DURATION} s at ${CONCURRENCY} orders in flight (load average ${loadBefore.toFixed(1)})`);
     await run(gateway, users, productIds, CONCURRENCY, WARMUP, 1);
+    const cpuBefore = cpuSnapshot(services);
     const result = await run(gateway, users, productIds, CONCURRENCY, DURATION, 2);
+    const cpu = cpuPerUnit(cpuBefore, cpuSnapshot(services), result.confirmed + result.cancelled);
 
     const settled = result.confirmed + result.cancelled;
     const perSecond = result.confirmed / result.seconds;
@@ -308,6 +310,7 @@ async function main(): Promise<void> {
     ].join('\n');
     console.log(`\n${table}\n`);
     say(`${result.confirmed} orders placed and confirmed (${perSecond.toFixed(1)}/s), ${result.cancelled} placed and cancelled, ${settled} in all (${(settled / result.seconds).toFixed(1)}/s) in ${result.seconds.toFixed(1)} s`);
+    say(`CPU per order through the saga, ms: ${cpu}`);
     const errors = [...result.errors].map(([what, count]) => `${what} x${count}`);
     if (errors.length) say(`errors: ${errors.join(', ')}`);
 
