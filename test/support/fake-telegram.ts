@@ -73,6 +73,7 @@
  *   Errors use Telegram's wording, e.g. 400 'Bad Request: chat not found' (chat id nobody created with tg.user),
  *   403 "Forbidden: bot can't initiate conversation with a user" (user never wrote to the bot),
  *   400 'Bad Request: message is not modified: ...' (an edit that changes nothing).
+ *   Faults: failNext (the next calls answer an error), outage (every call for a while), delayNext (the next calls answer late).
  *   Message.reply_markup in results holds only inline keyboards, as in Telegram; SentMessage keeps the full params.
  */
 import http from 'node:http';
@@ -556,6 +557,7 @@ export class FakeTelegram {
   private readonly messages = new Map<string, Message>();
   private readonly callbackQueries = new Map<string, { query: CallbackQuery; answered: boolean }>();
   private readonly faults = new Map<string, FaultSpec[]>();
+  private readonly delays = new Map<string, Array<{ ms: number; chatId?: number | string }>>();
   private outageState: { fault: FaultSpec; until: number; methods: Set<string> | null } | null = null;
 
   private lastUpdateId = 100_000_000;
@@ -797,6 +799,17 @@ export class FakeTelegram {
   }
 
   /**
+   * The next `times` calls of `method` (for `chatId`, if given) are answered only after `ms` milliseconds,
+   * as when Telegram is slow for one chat; they are then served as usual.
+   */
+  delayNext(method: KnownMethod | (string & {}), ms: number, options: { chatId?: number | string; times?: number } = {}): void {
+    const name = this.methodNames.get(method.toLowerCase()) ?? method;
+    const list = this.delays.get(name) ?? [];
+    for (let i = 0; i < (options.times ?? 1); i++) list.push({ ms, chatId: options.chatId });
+    this.delays.set(name, list);
+  }
+
+  /**
    * For the next `ms` milliseconds every call (of `methods`, or of any method) gets this error, as while
    * Telegram is overloaded (429 with `retryAfter`) or failing (500, 502); calls after that are served again.
    */
@@ -921,6 +934,9 @@ export class FakeTelegram {
   private async invoke(rawMethod: string, params: Params, encoding: BodyEncoding, ctx: RequestContext, via: RecordedCall['via']): Promise<HandlerResult> {
     const method = this.methodNames.get(rawMethod.toLowerCase());
     let result: HandlerResult;
+    const delays = this.delays.get(method ?? rawMethod) ?? [];
+    const delay = delays.findIndex((d) => d.chatId === undefined || String(d.chatId) === String(params.chat_id));
+    if (delay >= 0) await new Promise((resolve) => setTimeout(resolve, delays.splice(delay, 1)[0]!.ms));
     if (this.closed && method === 'getUpdates') {
       result = ok([]);
     } else if (this.takeFault(method ?? rawMethod, params)) {

@@ -44,6 +44,7 @@ export async function startNotificationService(config: NotificationConfig): Prom
     ? new TelegramSender(prisma, new Api(token, { apiRoot, maxRetries: 0, timeoutMs: 20_000 }), chats, logger, {
         intervalMs: config.TELEGRAM_SEND_INTERVAL_MS,
         maxAttempts: config.TELEGRAM_MAX_ATTEMPTS,
+        concurrency: config.TELEGRAM_SEND_CONCURRENCY,
         metrics: infra.metrics,
       })
     : undefined;

@@ -22,6 +22,8 @@ export const notificationConfigShape = {
   TELEGRAM_SEND_INTERVAL_MS: env.positiveInt(500),
   /** Attempts per message before it is given up as FAILED (a 429 does not count: Telegram said when). */
   TELEGRAM_MAX_ATTEMPTS: env.positiveInt(8),
+  /** Chats the sender sends to at once (each chat's messages one after another); Telegram allows about 30 messages a second per bot. */
+  TELEGRAM_SEND_CONCURRENCY: env.positiveInt(8),
   /** Per admin, the first new order of each window of this many seconds is told at once, the rest in one summary after it; 0 tells each order. */
   NOTIFICATION_NEW_ORDER_WINDOW_SECONDS: z.coerce.number().int().min(0).max(86_400).default(60),
 };

@@ -20,8 +20,17 @@ export interface TelegramSenderOptions {
   /** First retry after about this long, doubling up to maxBackoffMs. */
   baseBackoffMs?: number;
   maxBackoffMs?: number;
+  /** Chats sent to at once (each chat's messages still go one after another, in order); 8 unless told. */
+  concurrency?: number;
   /** Sends by outcome, 429s, blocked chats, and (read on scrape) the messages waiting. */
   metrics?: Metrics;
+}
+
+/** One user's claimed messages, sent one after another. */
+interface Lane {
+  userId: string;
+  rows: Claimed[];
+  chat: TelegramChat | undefined;
 }
 
 /** A notification claimed for sending. */
@@ -55,6 +64,12 @@ const TABLE = '"notification"."notifications"';
  */
 export class TelegramSender {
   private readonly batchSize: number;
+  private readonly concurrency: number;
+  /** The users with claimed messages, by user id: being sent to, or waiting for a free sender. */
+  private readonly lanes = new Map<string, Lane>();
+  private readonly waiting: Lane[] = [];
+  /** At most `concurrency` senders, each working through waiting lanes. */
+  private readonly runners = new Set<Promise<void>>();
   private readonly leaseMs: number;
   private readonly baseBackoffMs: number;
   private readonly maxBackoffMs: number;
@@ -74,6 +89,7 @@ export class TelegramSender {
     private readonly options: TelegramSenderOptions,
   ) {
     this.batchSize = options.batchSize ?? 20;
+    this.concurrency = Math.max(1, options.concurrency ?? 8);
     this.leaseMs = options.leaseMs ?? 60_000;
     this.baseBackoffMs = options.baseBackoffMs ?? 1_000;
     this.maxBackoffMs = options.maxBackoffMs ?? 5 * 60_000;
@@ -119,19 +135,28 @@ export class TelegramSender {
     this.worker.kick();
   }
 
-  /** Stops looking, cuts a send in flight short (that message stays pending) and waits for the batch to settle. */
+  /** Stops looking, cuts the sends in flight short (those messages stay pending) and waits for every lane to settle. */
   async stop(): Promise<void> {
     const stopped = this.worker.stop();
     this.abort.abort();
     await stopped;
+    await Promise.all(this.runners);
   }
 
-  /** Sends every due message, batch by batch; resolves to how many it claimed. */
+  /**
+   * Claims every due message, batch by batch, into per-user lanes: up to `concurrency` users are sent to
+   * at once, each user's messages in order. A claim waits for a free lane, not for a whole batch, so one
+   * slow chat never holds back the others. Resolves to how many it claimed (lanes may still be sending).
+   */
   private async drain(): Promise<number> {
     let total = 0;
     while (this.running && Date.now() >= this.pausedUntil) {
+      if (this.lanes.size >= this.concurrency) {
+        await Promise.race(this.runners);
+        continue;
+      }
       const claimed = await this.claim();
-      if (claimed.length > 0) await this.sendBatch(claimed);
+      if (claimed.length > 0) await this.enqueue(claimed);
       total += claimed.length;
       if (claimed.length < this.batchSize) break;
     }
@@ -152,20 +177,52 @@ export class TelegramSender {
     return rows.sort((a, b) => a.created_at.getTime() - b.created_at.getTime() || a.id.localeCompare(b.id));
   }
 
-  private async sendBatch(claimed: Claimed[]): Promise<void> {
-    const userIds = [...new Set(claimed.map((row) => row.user_id))];
-    const chatOf = new Map((await this.prisma.telegramChat.findMany({ where: { userId: { in: userIds } } })).map((chat) => [chat.userId, chat]));
-    for (const [index, row] of claimed.entries()) {
+  /** Appends each claimed message to its user's lane (a new lane where the user has none) and starts senders for waiting lanes. */
+  private async enqueue(claimed: Claimed[]): Promise<void> {
+    const newUsers = [...new Set(claimed.map((row) => row.user_id))].filter((userId) => !this.lanes.has(userId));
+    const chats = newUsers.length ? await this.prisma.telegramChat.findMany({ where: { userId: { in: newUsers } } }) : [];
+    const chatOf = new Map(chats.map((chat) => [chat.userId, chat]));
+    for (const row of claimed) {
+      const lane = this.lanes.get(row.user_id);
+      if (lane) lane.rows.push(row);
+      else {
+        const added: Lane = { userId: row.user_id, rows: [row], chat: chatOf.get(row.user_id) };
+        this.lanes.set(row.user_id, added);
+        this.waiting.push(added);
+      }
+    }
+    while (this.runners.size < this.concurrency && this.waiting.length > 0) {
+      const runner: Promise<void> = this.runLanes().finally(() => this.runners.delete(runner));
+      this.runners.add(runner);
+    }
+  }
+
+  /** One sender: takes waiting lanes one at a time and sends each until it is empty. */
+  private async runLanes(): Promise<void> {
+    for (let lane = this.waiting.shift(); lane; lane = this.waiting.shift()) {
+      try {
+        await this.sendLane(lane);
+      } catch (error) {
+        this.logger.warn({ err: error, userId: lane.userId }, 'sending to a telegram chat failed; its messages go again after their lease');
+      } finally {
+        this.lanes.delete(lane.userId);
+      }
+    }
+  }
+
+  /** One user's messages, in order, until the lane is empty (rows claimed meanwhile join its end). */
+  private async sendLane(lane: Lane): Promise<void> {
+    for (let row = lane.rows.shift(); row; row = lane.rows.shift()) {
       if (!this.running || Date.now() < this.pausedUntil) {
         // Stopping, or Telegram asked us to wait: the rest go back, due when the pause ends.
-        await this.putBack(claimed.slice(index).map((r) => r.id), new Date(Math.max(Date.now(), this.pausedUntil)));
+        await this.putBack([row, ...lane.rows.splice(0)].map((r) => r.id), new Date(Math.max(Date.now(), this.pausedUntil)));
         return;
       }
-      const chat = chatOf.get(row.user_id);
+      const current = row;
       const outcome = await continueTrace({ requestId: row.request_id, traceparent: row.traceparent }, 'send telegram message', { attributes: { 'notification.id': row.id } }, () =>
-        this.deliver(row, chat),
+        this.deliver(current, lane.chat),
       );
-      if (chat && outcome.status === 'FAILED' && outcome.chatBlocked) chatOf.set(row.user_id, { ...chat, blockedAt: new Date() });
+      if (lane.chat && outcome.status === 'FAILED' && outcome.chatBlocked) lane.chat = { ...lane.chat, blockedAt: new Date() };
       await this.settle(row, outcome);
     }
   }

@@ -103,6 +103,26 @@ describe('sending notifications to Telegram', () => {
     await telegram.waitForMessage({ chatId: person.person.chatId, textIncludes: `Order ${again.number}` });
   });
 
+  it('sends to other chats while Telegram is slow for one, and keeps each chat in order', async () => {
+    const [slow, other] = await Promise.all([login(stack, telegram), login(stack, telegram)]);
+    telegram.delayNext('sendMessage', 4_000, { chatId: slow.person.chatId });
+    const slowFirst = await statusChange(slow.userId);
+    const slowSecond = await statusChange(slow.userId);
+    const others = [await statusChange(other.userId), await statusChange(other.userId)];
+    const slowStarted = Date.now();
+
+    // The other chat's messages arrive while the slow chat's first one is still being answered.
+    for (const { number } of others) await telegram.waitForMessage({ chatId: other.person.chatId, textIncludes: `Order ${number}` }, 3_000);
+    expect(Date.now() - slowStarted).toBeLessThan(3_500);
+    expect(telegram.sentMessages.filter((m) => m.chat_id === slow.person.chatId && m.text.includes(`Order ${slowFirst.number}`))).toHaveLength(0);
+
+    // The slow chat's messages come in the order they were made.
+    await telegram.waitForMessage({ chatId: slow.person.chatId, textIncludes: `Order ${slowSecond.number}` }, 15_000);
+    const slowTexts = telegram.sentMessages.filter((m) => m.chat_id === slow.person.chatId && /Order SO-/.test(m.text)).map((m) => m.text);
+    expect(slowTexts.findIndex((t) => t.includes(slowFirst.number))).toBeLessThan(slowTexts.findIndex((t) => t.includes(slowSecond.number)));
+    expect(slowTexts.findIndex((t) => t.includes(slowFirst.number))).toBeGreaterThanOrEqual(0);
+  });
+
   it('skips users who never bound a chat', async () => {
     const { eventId } = await statusChange(randomUUID());
     expect(await settled(eventId)).toMatchObject({ telegramStatus: 'SKIPPED', telegramAttempts: 0, telegramError: 'no Telegram chat is linked' });
