@@ -75,6 +75,7 @@ export class JwtService {
   // A subgraph sees the same internal token on every call for up to half a minute: a token that
   // passed verification is remembered by its exact string until it expires, so jose runs once per token.
   private readonly verified = new LRUCache<string, JWTPayload & { exp: number }>({ max: 10_000 });
+  private readonly serviceTokens = new Map<string, { token: Promise<string>; renewAt: number }>();
 
   private constructor(
     private readonly alg: JwtConfig['ALGORITHM'],
@@ -118,8 +119,19 @@ export class JwtService {
     return this.sign({ typ: 'refresh', fam: input.familyId }, input.userId, this.refreshTtlSeconds, input.jti);
   }
 
+  /**
+   * A service token for calls to other subgraphs. One token serves every call for the first half of its
+   * lifetime (then a fresh one is signed): signing per call cost each call a signature here and a
+   * verification there, where the callee now verifies it once and remembers it.
+   */
   signService(serviceName: string): Promise<string> {
-    return this.sign({ typ: 'service' }, serviceName, SERVICE_TTL_SECONDS);
+    const now = Date.now();
+    const held = this.serviceTokens.get(serviceName);
+    if (held && held.renewAt > now) return held.token;
+    const token = this.sign({ typ: 'service' }, serviceName, SERVICE_TTL_SECONDS);
+    this.serviceTokens.set(serviceName, { token, renewAt: now + (SERVICE_TTL_SECONDS * 1000) / 2 });
+    token.catch(() => this.serviceTokens.delete(serviceName));
+    return token;
   }
 
   signInternal(input: { userId?: string; role?: Role; ip?: string }): Promise<string> {

@@ -1,4 +1,5 @@
 import type { DocumentTypeDecoration } from '@graphql-typed-document-node/core';
+import { Pool } from 'undici';
 import { requestHeaders } from './request-context';
 
 /** What a subgraph answered: its data, or its errors with their codes. */
@@ -39,32 +40,50 @@ export interface SubgraphClientOptions {
  */
 export type SubgraphOperation<TResult, TVariables> = DocumentTypeDecoration<TResult, TVariables> & { toString(): string };
 
-/** POSTs GraphQL straight to another subgraph as a platform service (the gateway is for clients). */
+/**
+ * POSTs GraphQL straight to another subgraph as a platform service (the gateway is for clients), with
+ * undici's `request` on a keep-alive pool: fetch's WHATWG streams cost the order service more CPU per
+ * saga step than the step's own statements.
+ */
 export class SubgraphClient {
-  constructor(private readonly options: SubgraphClientOptions) {}
+  private readonly pool: Pool;
+  private readonly path: string;
+
+  constructor(private readonly options: SubgraphClientOptions) {
+    const target = new URL(options.url);
+    this.pool = new Pool(target.origin);
+    this.path = `${target.pathname}${target.search}`;
+  }
+
+  /** Closes the pool's connections (a process that ends need not). */
+  close(): Promise<void> {
+    return this.pool.close();
+  }
 
   /** The whole answer, errors included; throws SubgraphUnavailable when there is no GraphQL answer. */
   async request<T, V>(operation: SubgraphOperation<T, V>, variables: V): Promise<SubgraphAnswer<T>> {
-    const { name, url, serviceToken, timeoutMs = 10_000 } = this.options;
-    let response: Response;
+    const { name, serviceToken, timeoutMs = 10_000 } = this.options;
+    let status: number;
     let text: string;
     try {
-      response = await fetch(url, {
+      const response = await this.pool.request({
+        path: this.path,
         method: 'POST',
         // The request this call is part of goes along: x-request-id here, traceparent from the undici instrumentation.
         headers: { 'content-type': 'application/json', authorization: `Bearer ${await serviceToken()}`, ...requestHeaders() },
         body: JSON.stringify({ query: operation.toString(), variables }),
         signal: AbortSignal.timeout(timeoutMs),
       });
-      text = await response.text();
+      status = response.statusCode;
+      text = await response.body.text();
     } catch (error) {
       throw new SubgraphUnavailable(`${name} did not answer: ${error instanceof Error ? (error.cause instanceof Error ? error.cause.message : error.message) : String(error)}`);
     }
-    if (response.status >= 500) throw new SubgraphUnavailable(`${name} answered HTTP ${response.status}`);
+    if (status >= 500) throw new SubgraphUnavailable(`${name} answered HTTP ${status}`);
     try {
       return JSON.parse(text) as SubgraphAnswer<T>;
     } catch {
-      throw new SubgraphUnavailable(`${name} answered HTTP ${response.status} with something that is not JSON`);
+      throw new SubgraphUnavailable(`${name} answered HTTP ${status} with something that is not JSON`);
     }
   }
 

@@ -37,6 +37,22 @@ describe('JwtService', () => {
     await expect(jwt.verify(await jwt.signService('order'), ['service'])).resolves.toMatchObject({ sub: 'order' });
   });
 
+  it('reuses a service token for the first half of its 5 minutes, then signs a fresh one', async () => {
+    const jwt = await JwtService.create(config({ JWT_SECRET: 'x'.repeat(32) }));
+    const first = await jwt.signService('order');
+    expect(await jwt.signService('order')).toBe(first);
+    expect(await jwt.signService('catalog')).not.toBe(first);
+    const now = Date.now();
+    const clock = jest.spyOn(Date, 'now').mockReturnValue(now + 151_000);
+    try {
+      const renewed = await jwt.signService('order');
+      expect(renewed).not.toBe(first);
+      await expect(jwt.verify(renewed, ['service'])).resolves.toMatchObject({ sub: 'order' });
+    } finally {
+      clock.mockRestore();
+    }
+  });
+
   it('refuses a token of a type the caller did not ask for', async () => {
     const jwt = await JwtService.create(config({ JWT_SECRET: 'x'.repeat(32) }));
     const refresh = await jwt.signRefresh({ userId: 'u', familyId: 'f', jti: '00000000-0000-4000-8000-000000000000' });

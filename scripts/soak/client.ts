@@ -48,16 +48,18 @@ export class Traffic {
   }
 
   /** `startedAt`: when the request (or the wait) began, which is what places an error in a fault's window. */
-  record(operation: string, code: string | undefined, message = '', startedAt = Date.now()): void {
+  /** Counts one outcome; a failure's kept record is returned (its message may be amended later), if it was kept. */
+  record(operation: string, code: string | undefined, message = '', startedAt = Date.now()): { message: string } | undefined {
     const tally = this.byOperation.get(operation) ?? { ok: 0, failed: 0 };
     if (code === undefined) tally.ok += 1;
     else tally.failed += 1;
     this.byOperation.set(operation, tally);
-    if (code === undefined) return;
+    if (code === undefined) return undefined;
     this.errorsByCode.set(code, (this.errorsByCode.get(code) ?? 0) + 1);
     const seen = { at: startedAt, endedAt: Date.now(), operation, code, message: message.slice(0, 200) };
     if (code === 'NO_CODE' && this.uncoded.length < 20) this.uncoded.push(seen);
     if (!DOMAIN_CODES.has(code) && this.failures.length < this.maxKept) this.failures.push(seen);
+    return seen;
   }
 
   /** Sends one operation; the answer's `code` is set when it failed. `operation` names it in the tallies. */

@@ -218,10 +218,12 @@ export async function checkInvariants(input: InvariantInput): Promise<Invariant[
     );
 
     // ---------- notifications ----------
-    const { rows: confirmed } = await client.query<{ id: string; seq: string; user_id: string; chat_id: string | null; recorded: number; sent: number }>(`
+    const { rows: confirmed } = await client.query<{ id: string; seq: string; user_id: string; chat_id: string | null; recorded: number; sent: number; state: string | null }>(`
       SELECT o.id::text, o.seq::text, o.user_id::text, c.chat_id::text AS chat_id,
              (SELECT count(*)::int FROM notification.notifications n WHERE n.order_id = o.id AND n.user_id = o.user_id AND n.kind = 'ORDER_STATUS_CHANGED' AND n.title LIKE '% is confirmed') AS recorded,
-             (SELECT count(*)::int FROM notification.notifications n WHERE n.order_id = o.id AND n.user_id = o.user_id AND n.kind = 'ORDER_STATUS_CHANGED' AND n.title LIKE '% is confirmed' AND n.telegram_status = 'SENT') AS sent
+             (SELECT count(*)::int FROM notification.notifications n WHERE n.order_id = o.id AND n.user_id = o.user_id AND n.kind = 'ORDER_STATUS_CHANGED' AND n.title LIKE '% is confirmed' AND n.telegram_status = 'SENT') AS sent,
+             (SELECT format('%s after %s attempts, next attempt %s, last error %s', n.telegram_status, n.telegram_attempts, COALESCE(to_char(n.telegram_next_attempt_at - n.created_at, 'MI:SS.MS') || ' after it was made', 'none'), COALESCE(n.telegram_error, 'none'))
+                FROM notification.notifications n WHERE n.order_id = o.id AND n.user_id = o.user_id AND n.kind = 'ORDER_STATUS_CHANGED' AND n.title LIKE '% is confirmed' LIMIT 1) AS state
         FROM "order".orders o LEFT JOIN notification.telegram_chats c ON c.user_id = o.user_id
        WHERE o.status IN ('CONFIRMED', 'FULFILLED')`);
     const messagesByText = new Map<string, number[]>();
@@ -234,7 +236,7 @@ export async function checkInvariants(input: InvariantInput): Promise<Invariant[
       const number = orderNumber(order.seq);
       const chats = messagesByText.get(number) ?? [];
       if (order.recorded !== 1) notified.push(`${number}: ${order.recorded} confirmation notifications recorded`);
-      else if (order.sent !== 1) notified.push(`${number}: its confirmation notification was not sent to Telegram`);
+      else if (order.sent !== 1) notified.push(`${number}: its confirmation notification was not sent to Telegram (${order.state})`);
       if (chats.length !== 1) notified.push(`${number}: the bot sent "is confirmed" ${chats.length} times`);
       else if (order.chat_id !== null && String(chats[0]) !== order.chat_id) notified.push(`${number}: told in chat ${chats[0]}, the owner's is ${order.chat_id}`);
     }

@@ -181,7 +181,12 @@ export class Load {
       ask = await telegram.waitForMessage({ chatId: customer.telegram.chatId, textIncludes: `Please confirm order ${order.number}` }, 15_000);
     } catch {
       this.record.buttonFallbacks += 1;
-      this.traffic.record('telegram:confirmationAsk', 'TELEGRAM_TIMEOUT', `no "Please confirm order ${order.number}" within 15 s`, askedAt);
+      const seen = this.traffic.record('telegram:confirmationAsk', 'TELEGRAM_TIMEOUT', `no "Please confirm order ${order.number}" within 15 s`, askedAt);
+      // How late it came, for the report (the customer does not wait for it).
+      telegram.waitForMessage({ chatId: customer.telegram.chatId, textIncludes: `Please confirm order ${order.number}` }, 60_000).then(
+        () => seen && (seen.message += ` (it came ${((Date.now() - askedAt) / 1000).toFixed(1)} s after the order)`),
+        () => seen && (seen.message += ' (not within 75 s)'),
+      );
       const answer = await this.sendSurely<{ confirmOrder: { status: string } }>('confirmOrder', CONFIRM, { id: order.id }, customer.token);
       if (answer.data?.confirmOrder.status === 'CONFIRMED') this.record.confirmedByApi += 1;
       return;

@@ -203,24 +203,32 @@ export class TelegramSender {
       try {
         await this.sendLane(lane);
       } catch (error) {
-        this.logger.warn({ err: error, userId: lane.userId }, 'sending to a telegram chat failed; its messages go again after their lease');
-      } finally {
+        // Its unsent messages stay claimed until their lease runs out, then go again.
         this.lanes.delete(lane.userId);
+        this.logger.warn({ err: error, userId: lane.userId }, 'sending to a telegram chat failed; its messages go again after their lease');
       }
     }
   }
 
-  /** One user's messages, in order, until the lane is empty (rows claimed meanwhile join its end). */
+  /**
+   * One user's messages, in order, until the lane is empty; rows claimed meanwhile join its end. The lane
+   * leaves `lanes` in the same tick it is found empty (or paused), so a claim never joins a lane that has ended.
+   */
   private async sendLane(lane: Lane): Promise<void> {
-    for (let row = lane.rows.shift(); row; row = lane.rows.shift()) {
+    for (;;) {
+      const row = lane.rows.shift();
+      if (!row) {
+        this.lanes.delete(lane.userId);
+        return;
+      }
       if (!this.running || Date.now() < this.pausedUntil) {
         // Stopping, or Telegram asked us to wait: the rest go back, due when the pause ends.
+        this.lanes.delete(lane.userId);
         await this.putBack([row, ...lane.rows.splice(0)].map((r) => r.id), new Date(Math.max(Date.now(), this.pausedUntil)));
         return;
       }
-      const current = row;
       const outcome = await continueTrace({ requestId: row.request_id, traceparent: row.traceparent }, 'send telegram message', { attributes: { 'notification.id': row.id } }, () =>
-        this.deliver(current, lane.chat),
+        this.deliver(row, lane.chat),
       );
       if (lane.chat && outcome.status === 'FAILED' && outcome.chatBlocked) lane.chat = { ...lane.chat, blockedAt: new Date() };
       await this.settle(row, outcome);
