@@ -86,6 +86,8 @@ export async function startGateway(config: GatewayConfig, logger: Logger = creat
 
   const app = express();
   app.disable('x-powered-by');
+  // GraphQL answers are not cached by their ETag: express would hash every one.
+  app.set('etag', false);
   const httpServer = http.createServer(app);
   const draining = new Draining(httpServer, config);
   const production = config.NODE_ENV === 'production';

@@ -2,7 +2,8 @@ import type { ErrorRequestHandler, Express, RequestHandler } from 'express';
 import express from 'express';
 import { GraphQLError, type GraphQLFormattedError } from 'graphql';
 import { unwrapResolverError } from '@apollo/server/errors';
-import type { ApolloServerPlugin } from '@apollo/server';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { HeaderMap, type ApolloServer, type ApolloServerPlugin, type BaseContext as BaseContextShape } from '@apollo/server';
 import { ErrorCode, isAppError, type AppError } from './errors';
 import type { Logger } from './logger';
 import { requestIdFor, runForRequest } from './request-context';
@@ -127,5 +128,86 @@ export function formatError(logger: Logger) {
       path: formatted.path,
       extensions: { code: ErrorCode.INTERNAL_SERVER_ERROR },
     };
+  };
+}
+
+/** Answers a /graphql request that never reached Apollo (too large, not JSON) as a GraphQL error with a code. */
+function refuse(res: ServerResponse, status: number, message: string, code: string): void {
+  const body = JSON.stringify({ errors: [{ message, extensions: { code } }] });
+  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(body) });
+  res.end(body);
+}
+
+/** The body, or undefined once it passed `limit` bytes (the rest is drained, not kept). */
+function readBody(req: IncomingMessage, limit: number): Promise<Buffer | undefined> {
+  return new Promise((resolve, reject) => {
+    const declared = Number(req.headers['content-length']);
+    if (declared > limit) {
+      req.resume();
+      req.once('end', () => resolve(undefined)).once('error', reject);
+      return;
+    }
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (size <= limit) chunks.push(chunk);
+    });
+    req.once('end', () => resolve(size > limit ? undefined : chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks)));
+    req.once('error', reject);
+  });
+}
+
+const isJson = (contentType: string | undefined) => !!contentType && /^application\/(?:[\w.+-]+\+)?json\s*(?:;|$)/i.test(contentType);
+
+/**
+ * POST /graphql served straight from node:http into Apollo Server, without express: no router, no
+ * body-parser, no ETag hashed over each answer (express's res.send did that for every response). The
+ * same behaviour as express.json + expressMiddleware + graphqlBodyErrors: a request id for the request,
+ * bodies above MAX_BODY_BYTES answered 413 PAYLOAD_TOO_LARGE, a body that is not JSON 400 BAD_REQUEST.
+ * Anything else (GET, other content types, other paths) returns false: the caller's express app serves it.
+ */
+export function graphqlHttpHandler<TContext extends BaseContextShape>(
+  apollo: ApolloServer<TContext>,
+  context: (req: IncomingMessage) => Promise<TContext>,
+  logger: Logger,
+): (req: IncomingMessage, res: ServerResponse) => boolean {
+  const serve = async (req: IncomingMessage, res: ServerResponse, search: string): Promise<void> => {
+    const raw = await readBody(req, MAX_BODY_BYTES);
+    if (!raw) return refuse(res, 413, `The request body is larger than ${MAX_BODY_BYTES} bytes.`, ErrorCode.PAYLOAD_TOO_LARGE);
+    let body: unknown;
+    try {
+      body = JSON.parse(raw.toString('utf8'));
+    } catch {
+      return refuse(res, 400, 'The request body is not valid JSON.', 'BAD_REQUEST');
+    }
+    const headers = new HeaderMap();
+    for (const [key, value] of Object.entries(req.headers)) if (value !== undefined) headers.set(key, Array.isArray(value) ? value.join(', ') : value);
+    const answer = await apollo.executeHTTPGraphQLRequest({ httpGraphQLRequest: { method: 'POST', headers, search, body }, context: () => context(req) });
+    for (const [key, value] of answer.headers) res.setHeader(key, value);
+    res.statusCode = answer.status ?? 200;
+    if (answer.body.kind === 'complete') {
+      res.setHeader('content-length', Buffer.byteLength(answer.body.string));
+      res.end(answer.body.string);
+      return;
+    }
+    for await (const chunk of answer.body.asyncIterator) res.write(chunk);
+    res.end();
+  };
+  return (req, res) => {
+    const url = req.url ?? '';
+    const queryAt = url.indexOf('?');
+    const path = queryAt < 0 ? url : url.slice(0, queryAt);
+    if (req.method !== 'POST' || (path !== '/graphql' && path !== '/graphql/') || !isJson(req.headers['content-type'])) return false;
+    const requestId = requestIdFor(req.headers['x-request-id']);
+    res.setHeader('x-request-id', requestId);
+    runForRequest(requestId, () =>
+      serve(req, res, queryAt < 0 ? '' : url.slice(queryAt)).catch((error: unknown) => {
+        logger.error({ err: error }, 'unhandled HTTP error');
+        if (!res.headersSent) refuse(res, 500, 'Internal server error', ErrorCode.INTERNAL_SERVER_ERROR);
+        else res.destroy();
+      }),
+    );
+    return true;
   };
 }

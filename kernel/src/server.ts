@@ -11,7 +11,7 @@ import { buildSubgraphSchema } from '@apollo/subgraph';
 import { authenticate, socketAddress, type Identity } from './identity';
 import type { JwtService } from './jwt';
 import type { Logger } from './logger';
-import { formatError, graphqlBodyErrors, graphqlBodyParser, healthRoutes, requestIds, requestLog, type ReadinessCheck } from './http';
+import { formatError, graphqlBodyErrors, graphqlBodyParser, graphqlHttpHandler, healthRoutes, requestIds, requestLog, type ReadinessCheck } from './http';
 import { serveMetrics, type Metrics } from './metrics';
 import { currentRequestId } from './request-context';
 import { loadConfig, shutdownConfigShape, type ShutdownConfig } from './config';
@@ -104,7 +104,13 @@ export async function startSubgraph<TContext extends BaseContext>(options: Subgr
   const { logger, jwt } = options;
   const app = express();
   app.disable('x-powered-by');
-  const httpServer = http.createServer(app);
+  // GraphQL answers are not cached by their ETag: express would hash every one.
+  app.set('etag', false);
+  let graphql: (req: http.IncomingMessage, res: http.ServerResponse) => boolean = () => false;
+  // POST /graphql goes straight to Apollo (graphqlHttpHandler); express serves the rest.
+  const httpServer = http.createServer((req, res) => {
+    if (!graphql(req, res)) app(req, res);
+  });
   const draining = new Draining(httpServer, options.shutdown);
   const apollo = new ApolloServer<TContext>({
     schema: subgraphSchema(options.typeDefs, options.resolvers),
@@ -121,16 +127,13 @@ export async function startSubgraph<TContext extends BaseContext>(options: Subgr
   const metricsServer = await serveMetrics(options.metrics, app, options.host ?? '127.0.0.1', () => (httpServer.address() as AddressInfo).port);
   app.use(requestIds());
   options.routes?.(app);
-  app.use(
-    '/graphql',
-    graphqlBodyParser(),
-    expressMiddleware(apollo, {
-      context: async ({ req }) => {
-        const identity = await authenticate(jwt, req.headers.authorization, ['internal', 'service', 'access'], socketAddress(req));
-        return options.context({ identity, requestId: currentRequestId() ?? '' });
-      },
-    }),
-  );
+  const context = async (req: http.IncomingMessage) => {
+    const identity = await authenticate(jwt, req.headers.authorization, ['internal', 'service', 'access'], socketAddress(req));
+    return options.context({ identity, requestId: currentRequestId() ?? '' });
+  };
+  graphql = graphqlHttpHandler(apollo, context, logger);
+  // What the fast path leaves to express (a GET, another content type) is answered as before.
+  app.use('/graphql', graphqlBodyParser(), expressMiddleware(apollo, { context: ({ req }) => context(req) }));
   app.use(graphqlBodyErrors(logger));
 
   await new Promise<void>((resolve, reject) => {

@@ -4,9 +4,17 @@ import { AdminUserIdsDocument, BindTelegramDocument, type BindTelegramMutation }
 /** The user a chat is bound to; `phone` in E.164, as the auth service normalized it. */
 export type BoundUser = BindTelegramMutation['bindTelegram'];
 
+/** How long the list of admins is reused: every new order and every low StockChanged asks for it. */
+export const ADMIN_IDS_TTL_MS = 5_000;
+
 /** What this service asks of the auth subgraph. */
 export class AuthUsers {
-  constructor(private readonly client: SubgraphClient) {}
+  private admins: { ids: Promise<string[]>; until: number } | undefined;
+
+  constructor(
+    private readonly client: SubgraphClient,
+    private readonly adminIdsTtlMs = ADMIN_IDS_TTL_MS,
+  ) {}
 
   /** Binds the chat to the shared contact's phone (the auth service normalizes and validates it). */
   async bindTelegram(contact: { phone: string; chatId: bigint; telegramUserId: bigint }): Promise<BoundUser> {
@@ -18,8 +26,19 @@ export class AuthUsers {
     return data.bindTelegram;
   }
 
-  async adminUserIds(): Promise<string[]> {
-    const data = await this.client.data(AdminUserIdsDocument, {});
-    return data.adminUserIds;
+  /**
+   * The admins' user ids, asked of auth at most once per `adminIdsTtlMs` (callers at the same moment share
+   * one request; a failure is not kept): a new admin hears of orders and low stock within that time.
+   */
+  adminUserIds(): Promise<string[]> {
+    const now = Date.now();
+    if (this.admins && this.admins.until > now) return this.admins.ids;
+    const ids = this.client.data(AdminUserIdsDocument, {}).then((data) => data.adminUserIds);
+    const held = { ids, until: now + this.adminIdsTtlMs };
+    this.admins = held;
+    ids.catch(() => {
+      if (this.admins === held) this.admins = undefined;
+    });
+    return ids;
   }
 }

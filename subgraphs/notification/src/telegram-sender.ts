@@ -179,8 +179,8 @@ export class TelegramSender {
 
   /** Appends each claimed message to its user's lane (a new lane where the user has none) and starts senders for waiting lanes. */
   private async enqueue(claimed: Claimed[]): Promise<void> {
-    const newUsers = [...new Set(claimed.map((row) => row.user_id))].filter((userId) => !this.lanes.has(userId));
-    const chats = newUsers.length ? await this.prisma.telegramChat.findMany({ where: { userId: { in: newUsers } } }) : [];
+    // Every user's chat, also of users with a lane now: their lane may have ended by the time this answers.
+    const chats = await this.prisma.telegramChat.findMany({ where: { userId: { in: [...new Set(claimed.map((row) => row.user_id))] } } });
     const chatOf = new Map(chats.map((chat) => [chat.userId, chat]));
     for (const row of claimed) {
       const lane = this.lanes.get(row.user_id);
