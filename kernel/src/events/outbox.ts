@@ -254,14 +254,16 @@ export class OutboxRelay {
         await client.query(`BEGIN; SET LOCAL idle_in_transaction_session_timeout = '20s'`);
         // One publisher per outbox at a time (the lock, held to commit): each item's events reach the stream in commit order.
         // By id, not by seq range: a row with a lower seq may commit after this statement's snapshot, and goes in a later round.
-        const { rows } = await client.query<OutboxRow & { seq: string }>(
-          `WITH "lock" AS (SELECT pg_try_advisory_xact_lock(hashtext('outbox'), hashtext($1)) AS locked)
+        // Named: prepared once per connection (PostgreSQL planned it each round as long as it ran it).
+        const { rows } = await client.query<OutboxRow & { seq: string }>({
+          name: `outbox_relay_${schema}`,
+          text: `WITH "lock" AS (SELECT pg_try_advisory_xact_lock(hashtext('outbox'), hashtext($1)) AS locked)
            UPDATE ${this.table} SET published_at = now()
             WHERE id IN (SELECT id FROM ${this.table}, "lock" WHERE "lock".locked AND published_at IS NULL ORDER BY seq LIMIT $2)
            RETURNING seq::text AS seq, id::text AS id, stream, type, payload::text AS payload,
                      to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS occurred_at, request_id, traceparent`,
-          [schema, this.batchSize],
-        );
+          values: [schema, this.batchSize],
+        });
         if (rows.length > 0) await this.sendToRedis(rows.sort((a, b) => (BigInt(a.seq) < BigInt(b.seq) ? -1 : 1)));
         await client.query('COMMIT');
         return rows.length;

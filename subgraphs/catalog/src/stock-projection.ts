@@ -1,4 +1,4 @@
-import type { PrismaClient, Tx } from '../../../kernel/src/prisma';
+import { PREPARED, type PrismaClient, type Tx } from '../../../kernel/src/prisma';
 import type { Redis } from '../../../kernel/src/redis';
 import type { Logger } from '../../../kernel/src/logger';
 import type { Metrics } from '../../../kernel/src/metrics';
@@ -80,7 +80,7 @@ export class StockProjection extends StreamSubscriber {
     }
     if (stock.size === 0) return;
     const rows = [...stock.values()];
-    const updated = await this.prisma.$queryRaw<Array<{ productId: string; flipped: boolean }>>`
+    const updated = await this.prisma.$queryRaw<Array<{ productId: string; flipped: boolean }>>`${PREPARED}
       WITH "incoming" AS (
         SELECT * FROM unnest(${[...stock.keys()]}::uuid[], ${rows.map((row) => row.productId)}::uuid[], ${rows.map((row) => row.inStock)}::boolean[], ${rows.map((row) => row.version)}::bigint[])
           AS e("event_id", "product_id", "in_stock", "version")

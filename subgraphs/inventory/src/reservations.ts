@@ -1,5 +1,5 @@
 import type { PrismaClient, Reservation as ReservationRow } from '../../../kernel/src/prisma';
-import { Prisma, isUniqueViolation } from '../../../kernel/src/prisma';
+import { PREPARED, Prisma, isUniqueViolation } from '../../../kernel/src/prisma';
 import { assertUuid } from '../../../kernel/src/ids';
 import { AppError, badUserInput, notFound } from '../../../kernel/src/errors';
 import { ErrorCode, outOfStock } from './errors';
@@ -86,7 +86,7 @@ export class ReservationService {
     const expiresAt = new Date(Date.now() + this.ttlSeconds * 1000);
     let result: { reserved: boolean; stock: Array<{ productId: string; available: number }> | null } | undefined;
     try {
-      [result] = await this.prisma.$queryRaw<Array<NonNullable<typeof result>>>`
+      [result] = await this.prisma.$queryRaw<Array<NonNullable<typeof result>>>`${PREPARED}
         WITH "wanted" AS (
           SELECT * FROM unnest(${wanted.map((line) => line.productId)}::uuid[], ${wanted.map((line) => line.quantity)}::int[]) AS w("product_id", "quantity")
         ), "locked" AS (
@@ -173,7 +173,7 @@ export class ReservationService {
     reason: string,
     options: { onlyExpired?: boolean } = {},
   ): Promise<Reservation> {
-    const rows = await this.prisma.$queryRaw<Array<LineRow & { changed: boolean }>>`
+    const rows = await this.prisma.$queryRaw<Array<LineRow & { changed: boolean }>>`${PREPARED}
       WITH "settled" AS (
         -- The status flip locks the lines: of a concurrent release and commit, exactly one moves the stock.
         UPDATE "inventory"."reservations"

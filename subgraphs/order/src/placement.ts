@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { Prisma, type Order, type OrderLine, type PrismaClient } from '../../../kernel/src/prisma';
+import { PREPARED, Prisma, type Order, type OrderLine, type PrismaClient } from '../../../kernel/src/prisma';
 import type { Tx } from '../../../kernel/src/prisma';
 import { isUuid } from '../../../kernel/src/ids';
 import { currentTrace } from '../../../kernel/src/request-context';
@@ -91,7 +91,7 @@ export class OrderPlacement {
     const [, [row]] = await prisma.$transaction(
       [
         prisma.$executeRaw`SELECT pg_advisory_xact_lock(hashtextextended(${`order:placement:${userId}`}, 0))`,
-        prisma.$queryRaw<Array<Partial<Order> & { existingId: string | null }>>`
+        prisma.$queryRaw<Array<Partial<Order> & { existingId: string | null }>>`${PREPARED}
           WITH "existing" AS (
             SELECT "id" FROM "order"."orders" WHERE "user_id" = ${userId}::uuid AND "idempotency_key" = ${idempotencyKey}
           ), "unconfirmed" AS (

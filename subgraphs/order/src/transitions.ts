@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { Prisma, type Order, type OrderLine, type OrderStatus, type PrismaClient, type SagaStep } from '../../../kernel/src/prisma';
+import { PREPARED, Prisma, type Order, type OrderLine, type OrderStatus, type PrismaClient, type SagaStep } from '../../../kernel/src/prisma';
 import { enqueueEventsSql } from '../../../kernel/src/events/outbox';
 import { Metrics } from '../../../kernel/src/metrics';
 import type { OrderEvent } from '../../../kernel/src/events/envelope';
@@ -134,7 +134,8 @@ export class OrderTransitions {
         writes.push(Prisma.sql`, "event" AS (${enqueueEventsSql('order', event, { from: Prisma.sql`"moved"`, payload: fromRow })})`);
       }
     }
-    const [moved] = await this.prisma.$queryRaw<Order[]>`
+    // Prepared: a move's statement takes few shapes, and PostgreSQL spent as long planning it as running it.
+    const [moved] = await this.prisma.$queryRaw<Order[]>`${PREPARED}
       WITH "moved" AS (
         UPDATE "order"."orders" SET ${Prisma.join(sets, ', ')}
         WHERE "id" = ${orderId}::uuid AND "status" = ${from.status}::"order"."OrderStatus" AND "saga_step" = ${from.sagaStep}::"order"."SagaStep"
