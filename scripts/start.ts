@@ -116,6 +116,8 @@ async function main(): Promise<void> {
     env.DATABASE_URL = embedded.url;
     // PGlite serves one query at a time: small pools keep five services from queueing on it.
     env.DATABASE_POOL_SIZE ??= '2';
+    // Its one session is shared by every connection: a statement named on one would already exist on the next.
+    env.DATABASE_NAMED_STATEMENTS = 'false';
     // PGlite runs one session for every connection: it ignores a connection's role, and a SET ROLE
     // would switch all five services at once. The embedded database does not enforce ownership.
     env.DATABASE_ROLE = 'none';

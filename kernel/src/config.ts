@@ -100,8 +100,16 @@ export const commonConfigShape = {
   /** Append log lines to this file instead of writing them to stdout. */
   LOG_FILE: z.string().optional(),
   DATABASE_URL: z.string().regex(/^postgres(ql)?:\/\//, { message: 'must be a postgresql:// URL' }),
-  /** Connections each service keeps open to PostgreSQL. */
-  DATABASE_POOL_SIZE: env.positiveInt(10),
+  /**
+   * Connections each service keeps open to PostgreSQL. A few per process: beyond about twice the database's
+   * cores, statements queue inside PostgreSQL, where waiting costs CPU (measured in docs/benchmarks.md).
+   */
+  DATABASE_POOL_SIZE: env.positiveInt(4),
+  /**
+   * The hot statements are prepared on each connection under a name (parsed and planned once). Set false
+   * behind a pooler that cannot keep named statements (PgBouncer before 1.21, or without max_prepared_statements).
+   */
+  DATABASE_NAMED_STATEMENTS: env.bool(true),
   REDIS_URL: z.string().regex(/^rediss?:\/\//, { message: 'must be a redis:// URL' }).default('redis://127.0.0.1:6379'),
   /** Prefix for every Redis key and channel, so that test runs sharing one Redis never collide. */
   REDIS_KEY_PREFIX: z.string().default('shop:'),

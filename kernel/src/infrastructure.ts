@@ -26,6 +26,7 @@ export async function openInfrastructure(
     DATABASE_URL: string;
     DATABASE_ROLE?: string;
     DATABASE_POOL_SIZE: number;
+    DATABASE_NAMED_STATEMENTS?: boolean;
     REDIS_URL: string;
     LOG_LEVEL: string;
     LOG_FILE?: string;
@@ -38,7 +39,13 @@ export async function openInfrastructure(
   const jwt = await JwtService.create(config);
   let queries = 0;
   const metrics = new Metrics({ endpoint: metricsEndpointOf(config) });
-  const prisma = createPrisma(config.DATABASE_URL, { max: config.DATABASE_POOL_SIZE, role: config.DATABASE_ROLE, onQuery: () => queries++, metrics });
+  const prisma = createPrisma(config.DATABASE_URL, {
+    max: config.DATABASE_POOL_SIZE,
+    role: config.DATABASE_ROLE,
+    namedStatements: config.DATABASE_NAMED_STATEMENTS,
+    onQuery: () => queries++,
+    metrics,
+  });
   const redis = createRedis(config.REDIS_URL, logger);
   return {
     logger,
@@ -61,11 +68,11 @@ export async function openInfrastructure(
  */
 export function openOutboxRelay(
   infra: Infrastructure,
-  config: { DATABASE_URL: string; DATABASE_ROLE?: string; REDIS_KEY_PREFIX: string },
+  config: { DATABASE_URL: string; DATABASE_ROLE?: string; DATABASE_NAMED_STATEMENTS?: boolean; REDIS_KEY_PREFIX: string },
   schema: string,
   live: OutboxRelayOptions['live'],
 ): { relay: OutboxRelay; close(): Promise<void> } {
-  const prisma = createPrisma(config.DATABASE_URL, { max: 2, role: config.DATABASE_ROLE, metrics: infra.metrics, pool: 'relay' });
+  const prisma = createPrisma(config.DATABASE_URL, { max: 2, role: config.DATABASE_ROLE, namedStatements: config.DATABASE_NAMED_STATEMENTS, metrics: infra.metrics, pool: 'relay' });
   const relay = new OutboxRelay({ prisma, redis: infra.redis, schema, keyPrefix: config.REDIS_KEY_PREFIX, logger: infra.logger, metrics: infra.metrics, live });
   return {
     relay,

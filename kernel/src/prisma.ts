@@ -15,8 +15,9 @@ export type * from '../../generated/prisma/client';
  */
 export function createPrisma(
   databaseUrl: string,
-  options: { max?: number; role?: string; onQuery?: () => void; metrics?: Metrics; pool?: string } = {},
+  options: { max?: number; role?: string; onQuery?: () => void; metrics?: Metrics; pool?: string; namedStatements?: boolean } = {},
 ): PrismaClient {
+  const named = options.namedStatements ?? true;
   const connectionString = options.role ? withRole(databaseUrl, options.role) : databaseUrl;
   // Our own pool, handed to the adapter (which ends it on $disconnect), so that its counts can be read.
   const pool = new pg.Pool({ connectionString, max: options.max ?? 10 });
@@ -28,19 +29,29 @@ export function createPrisma(
   // listens only once it has connected, and a pool used raw (the outbox relay's, through poolOf) never does.
   pool.on('error', () => undefined);
   // The adapter's own @types/pg copy differs from ours in types only: at run time both are this one `pg`.
-  const adapter = new PrismaPg(pool as unknown as ConstructorParameters<typeof PrismaPg>[0], { disposeExternalPool: true, statementNameGenerator: (query) => preparedName(query.sql) });
+  const adapter = new PrismaPg(pool as unknown as ConstructorParameters<typeof PrismaPg>[0], { disposeExternalPool: true, statementNameGenerator: (query) => (named ? preparedName(query.sql) : '') });
   if (options.metrics) poolMetrics(options.metrics, options.pool ?? 'main', pool);
-  if (!options.onQuery) return withPool(new PrismaClient({ adapter }), pool);
+  if (!options.onQuery) return withPool(new PrismaClient({ adapter }), pool, named);
   const client = new PrismaClient({ adapter, log: [{ emit: 'event', level: 'query' }] });
   client.$on('query', options.onQuery);
-  return withPool(client, pool);
+  return withPool(client, pool, named);
 }
 
 const pools = new WeakMap<object, pg.Pool>();
+const unnamed = new WeakSet<object>();
 
-function withPool<T extends object>(client: T, pool: pg.Pool): T {
+function withPool<T extends object>(client: T, pool: pg.Pool, named: boolean): T {
   pools.set(client, pool);
+  if (!named) unnamed.add(client);
   return client;
+}
+
+/**
+ * The name to prepare a raw node-postgres statement under on a client made by createPrisma, or
+ * undefined (unnamed) when it was made with `namedStatements: false` (DATABASE_NAMED_STATEMENTS=false).
+ */
+export function statementName(prisma: object, name: string): string | undefined {
+  return unnamed.has(prisma) ? undefined : name;
 }
 
 /**

@@ -23,7 +23,7 @@ import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
 import autocannon from 'autocannon';
-import { ROOT, freePort, percentile, pgConfig, postgresVersion, say, startService, withBenchDatabase, writeSection } from './harness';
+import { ROOT, cpuPerUnit, cpuSnapshot, freePort, percentile, pgConfig, postgresVersion, say, startService, withBenchDatabase, writeSection, type Service } from './harness';
 import { JwtService } from '../../kernel/src/jwt';
 import { createPrisma, Prisma, type PrismaClient } from '../../kernel/src/prisma';
 import { dictionaryWords } from '../../subgraphs/catalog/src/search';
@@ -143,10 +143,13 @@ interface Measurement {
   p99: number;
   max: number;
   failures: number;
+  /** CPU ms per request of each process (from /proc), when the services were given. */
+  cpu?: string;
 }
 
-async function measure(target: string, url: string, headers: Record<string, string>, bodies: string[], connections: number, duration: number): Promise<Measurement> {
+async function measure(target: string, url: string, headers: Record<string, string>, bodies: string[], connections: number, duration: number, services: Service[] = []): Promise<Measurement> {
   let next = 0;
+  const cpuBefore = cpuSnapshot(services);
   const latencies: number[] = [];
   const instance = autocannon({
     url,
@@ -160,6 +163,7 @@ async function measure(target: string, url: string, headers: Record<string, stri
   });
   instance.on('response', (_client, _status, _bytes, responseTime) => latencies.push(responseTime));
   const result = await instance;
+  const cpu = services.length ? cpuPerUnit(cpuBefore, cpuSnapshot(services), latencies.length) : undefined;
   latencies.sort((a, b) => a - b);
   return {
     target,
@@ -171,6 +175,7 @@ async function measure(target: string, url: string, headers: Record<string, stri
     p99: percentile(latencies, 0.99),
     max: latencies.at(-1) ?? NaN,
     failures: result.errors + result.timeouts + result.non2xx + result.mismatches,
+    cpu,
   };
 }
 
@@ -249,9 +254,10 @@ async function main(): Promise<void> {
     ] as const) {
       say(`${target}: warming up ${WARMUP} s, then ${DURATION} s with 1 and with ${CONNECTIONS} connections`);
       await measure(target, url, headers, bodies, CONNECTIONS, WARMUP);
-      for (const connections of [1, CONNECTIONS]) measurements.push(await measure(target, url, headers, bodies, connections, DURATION));
+      for (const connections of [1, CONNECTIONS]) measurements.push(await measure(target, url, headers, bodies, connections, DURATION, services));
     }
     console.log(`\n${table(measurements)}\n`);
+    for (const m of measurements) say(`CPU per search, ${m.target} at ${m.connections} connection${m.connections > 1 ? 's' : ''}, ms: ${m.cpu}`);
     const verdicts = measurements
       .filter((m) => m.target === 'subgraph')
       .map((m) => `${m.connections} connection${m.connections > 1 ? 's' : ''}: ${m.p95 < TARGET_P95_MS ? 'met' : 'MISSED'} (p95 ${ms(m.p95)})`);

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Logger } from '../logger';
 import { oncePerScrape, type Metrics } from '../metrics';
-import { Prisma, poolOf, type PrismaClient } from '../prisma';
+import { Prisma, poolOf, statementName, type PrismaClient } from '../prisma';
 import type { Redis } from '../redis';
 import { PollingWorker } from '../polling-worker';
 import { EVENT_STREAMS, streamKey, type EventEnvelope, type EventPayloads, type EventType } from './envelope';
@@ -256,7 +256,7 @@ export class OutboxRelay {
         // By id, not by seq range: a row with a lower seq may commit after this statement's snapshot, and goes in a later round.
         // Named: prepared once per connection (PostgreSQL planned it each round as long as it ran it).
         const { rows } = await client.query<OutboxRow & { seq: string }>({
-          name: `outbox_relay_${schema}`,
+          name: statementName(this.options.prisma, `outbox_relay_${schema}`),
           text: `WITH "lock" AS (SELECT pg_try_advisory_xact_lock(hashtext('outbox'), hashtext($1)) AS locked)
            UPDATE ${this.table} SET published_at = now()
             WHERE id IN (SELECT id FROM ${this.table}, "lock" WHERE "lock".locked AND published_at IS NULL ORDER BY seq LIMIT $2)
