@@ -56,6 +56,7 @@ export class ResponseCache {
   private readonly prefix: string;
   private readonly channels: string[];
   private subscriber?: Redis;
+  private readonly pendingBumps = new Set<string>();
   private readonly lookups?: { inc(labels: { result: 'hit' | 'miss' | 'error' }): void };
 
   constructor(
@@ -88,13 +89,28 @@ export class ResponseCache {
       } catch {
         return;
       }
-      if (typeof productId === 'string') void this.bump([productTag(productId), PRODUCT_LISTS]);
+      if (typeof productId === 'string') this.bumpSoon([productTag(productId), PRODUCT_LISTS]);
     });
     await subscriber.subscribe(...this.channels);
   }
 
   stop(): void {
     this.subscriber?.disconnect();
+  }
+
+  /**
+   * Bumps `tags` with the others asked for in the same turn of the event loop, in one script call: the
+   * outbox relay publishes a round's events together, and they arrive here in one read.
+   */
+  private bumpSoon(tags: string[]): void {
+    const scheduled = this.pendingBumps.size > 0;
+    for (const tag of tags) this.pendingBumps.add(tag);
+    if (scheduled) return;
+    setImmediate(() => {
+      const due = [...this.pendingBumps];
+      this.pendingBumps.clear();
+      void this.bump(due);
+    });
   }
 
   /** Makes every entry tagged with one of `tags` a miss from now on, on every replica. */
