@@ -283,7 +283,7 @@ async function main(): Promise<void> {
         `Target (p95 under ${TARGET_P95_MS} ms at the subgraph): ${verdict}. With one connection the latency is the service time of a search;`,
         `with ${CONNECTIONS}, every connection always has a request in flight, so latency is mostly queueing behind the others (about connections / throughput).`,
         '',
-        'CPU per search of each process (ms, from /proc over each measurement; PostgreSQL is the sum of its processes, so a backend that ends meanwhile takes its time along):',
+        'CPU per search of each process (ms, from /proc over each measurement; PostgreSQL is the sum of its processes and of the backends that ended meanwhile):',
         '',
         ...measurements.map((m) => `- ${m.target} at ${m.connections} connection${m.connections > 1 ? 's' : ''}: ${m.cpu}`),
       ].join('\n');

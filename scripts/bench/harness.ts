@@ -155,24 +155,28 @@ export async function withBenchDatabase(keep: boolean, body: (databaseUrl: strin
 
 const TICK_MS = 10; // USER_HZ is 100 on Linux
 
-/** utime + stime of a process in ms, from /proc (0 once it is gone). */
-function processCpuMs(pid: number): number {
+/** utime + stime of a process in ms, from /proc (0 once it is gone); with `reaped`, its ended children's too. */
+function processCpuMs(pid: number, reaped = false): number {
   try {
     const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
     const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(fields[11]) + Number(fields[12])) * TICK_MS;
+    const children = reaped ? Number(fields[13]) + Number(fields[14]) : 0;
+    return (Number(fields[11]) + Number(fields[12]) + children) * TICK_MS;
   } catch {
     return 0;
   }
 }
 
-/** CPU ms of every process whose command name is `comm` (PostgreSQL's backends come and go; their sum is what counts). */
+/**
+ * CPU ms of every process whose command name is `comm`, and of the children they have reaped: a PostgreSQL
+ * backend that ends hands its time to the postmaster's count, so the sum only grows.
+ */
 function commandCpuMs(comm: string): number {
   let total = 0;
   for (const entry of fs.readdirSync('/proc')) {
     if (!/^\d+$/.test(entry)) continue;
     try {
-      if (fs.readFileSync(`/proc/${entry}/comm`, 'utf8').trim() === comm) total += processCpuMs(Number(entry));
+      if (fs.readFileSync(`/proc/${entry}/comm`, 'utf8').trim() === comm) total += processCpuMs(Number(entry), true);
     } catch {
       // gone meanwhile
     }
