@@ -68,8 +68,9 @@ export class TelegramSender {
   /** The users with claimed messages, by user id: being sent to, or waiting for a free sender. */
   private readonly lanes = new Map<string, Lane>();
   private readonly waiting: Lane[] = [];
-  /** At most `concurrency` senders, each working through waiting lanes. */
+  /** At most `concurrency` senders, each working through waiting lanes (`activeRunners` of them not yet done). */
   private readonly runners = new Set<Promise<void>>();
+  private activeRunners = 0;
   private readonly leaseMs: number;
   private readonly baseBackoffMs: number;
   private readonly maxBackoffMs: number;
@@ -151,7 +152,7 @@ export class TelegramSender {
   private async drain(): Promise<number> {
     let total = 0;
     while (this.running && Date.now() >= this.pausedUntil) {
-      if (this.lanes.size >= this.concurrency) {
+      if (this.lanes.size >= this.concurrency && this.runners.size > 0) {
         await Promise.race(this.runners);
         continue;
       }
@@ -191,15 +192,24 @@ export class TelegramSender {
         this.waiting.push(added);
       }
     }
-    while (this.runners.size < this.concurrency && this.waiting.length > 0) {
+    while (this.activeRunners < this.concurrency && this.waiting.length > 0) {
+      this.activeRunners += 1;
       const runner: Promise<void> = this.runLanes().finally(() => this.runners.delete(runner));
       this.runners.add(runner);
     }
   }
 
-  /** One sender: takes waiting lanes one at a time and sends each until it is empty. */
+  /**
+   * One sender: takes waiting lanes one at a time and sends each until it is empty. It counts itself out
+   * in the same tick it finds nothing waiting, so a lane enqueued a moment later always gets a sender.
+   */
   private async runLanes(): Promise<void> {
-    for (let lane = this.waiting.shift(); lane; lane = this.waiting.shift()) {
+    for (;;) {
+      const lane = this.waiting.shift();
+      if (!lane) {
+        this.activeRunners -= 1;
+        return;
+      }
       try {
         await this.sendLane(lane);
       } catch (error) {

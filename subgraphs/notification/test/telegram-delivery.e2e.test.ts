@@ -128,15 +128,21 @@ describe('sending notifications to Telegram', () => {
     expect(await settled(eventId)).toMatchObject({ telegramStatus: 'SKIPPED', telegramAttempts: 0, telegramError: 'no Telegram chat is linked' });
   });
 
-  it('never sends a message twice when several senders share the queue', async () => {
+  it('never sends a message twice when several senders share the queue, with more chats waiting than each sends to at once', async () => {
     const logger = createLogger('test-sender', 'silent');
     const senders = [1, 2].map(
-      () => new TelegramSender(prisma, new Api(telegram.token, { apiRoot: telegram.apiRoot, maxRetries: 0 }), new TelegramChats(prisma), logger, { intervalMs: 5, maxAttempts: 2, batchSize: 3 }),
+      () =>
+        new TelegramSender(prisma, new Api(telegram.token, { apiRoot: telegram.apiRoot, maxRetries: 0 }), new TelegramChats(prisma), logger, {
+          intervalMs: 5,
+          maxAttempts: 2,
+          batchSize: 3,
+          concurrency: 2,
+        }),
     );
     senders.forEach((sender) => sender.start());
     try {
-      const people = await Promise.all([login(stack, telegram), login(stack, telegram)]);
-      const published = await Promise.all(Array.from({ length: 24 }, (_, i) => statusChange(people[i % 2]!.userId)));
+      const people = await Promise.all(Array.from({ length: 5 }, () => login(stack, telegram)));
+      const published = await Promise.all(Array.from({ length: 30 }, (_, i) => statusChange(people[i % 5]!.userId)));
       const rows = await eventually(
         () => prisma.notification.findMany({ where: { eventId: { in: published.map((p) => p.eventId) } } }),
         (found) => found.length === published.length && found.every((n) => n.telegramStatus === 'SENT'),
