@@ -77,22 +77,32 @@ export function requestLog(logger: Logger): ApolloServerPlugin {
 /** The JSON body parser for /graphql, bounded in size. */
 export const graphqlBodyParser = (): RequestHandler => express.json({ limit: MAX_BODY_BYTES });
 
+/** What a /graphql request that never reached Apollo is answered: a GraphQL error with a code. */
+interface Refusal {
+  status: number;
+  message: string;
+  code: string;
+}
+const REFUSALS = {
+  tooLarge: { status: 413, message: `The request body is larger than ${MAX_BODY_BYTES} bytes.`, code: ErrorCode.PAYLOAD_TOO_LARGE },
+  notJson: { status: 400, message: 'The request body is not valid JSON.', code: 'BAD_REQUEST' },
+  internal: { status: 500, message: 'Internal server error', code: ErrorCode.INTERNAL_SERVER_ERROR },
+} satisfies Record<string, Refusal>;
+const refusalBody = ({ message, code }: Refusal) => ({ errors: [{ message, extensions: { code } }] });
+
 /** Body-parser failures (too large, not JSON) answered as GraphQL errors with a code instead of an HTML 4xx/500. */
 export function graphqlBodyErrors(logger: Logger): ErrorRequestHandler {
   return (error: { type?: string; status?: number; message?: string }, _req, res, next) => {
     if (res.headersSent) return next(error);
-    if (error.type === 'entity.too.large') {
-      res.status(413).json({
-        errors: [{ message: `The request body is larger than ${MAX_BODY_BYTES} bytes.`, extensions: { code: ErrorCode.PAYLOAD_TOO_LARGE } }],
-      });
-      return;
-    }
-    if (error.type === 'entity.parse.failed' || error.type === 'encoding.unsupported' || error.type === 'charset.unsupported') {
-      res.status(400).json({ errors: [{ message: 'The request body is not valid JSON.', extensions: { code: 'BAD_REQUEST' } }] });
-      return;
-    }
-    logger.error({ err: error }, 'unhandled HTTP error');
-    res.status(500).json({ errors: [{ message: 'Internal server error', extensions: { code: ErrorCode.INTERNAL_SERVER_ERROR } }] });
+    const known =
+      error.type === 'entity.too.large'
+        ? REFUSALS.tooLarge
+        : error.type === 'entity.parse.failed' || error.type === 'encoding.unsupported' || error.type === 'charset.unsupported'
+          ? REFUSALS.notJson
+          : undefined;
+    if (!known) logger.error({ err: error }, 'unhandled HTTP error');
+    const refusal = known ?? REFUSALS.internal;
+    res.status(refusal.status).json(refusalBody(refusal));
   };
 }
 
@@ -131,10 +141,10 @@ export function formatError(logger: Logger) {
   };
 }
 
-/** Answers a /graphql request that never reached Apollo (too large, not JSON) as a GraphQL error with a code. */
-function refuse(res: ServerResponse, status: number, message: string, code: string): void {
-  const body = JSON.stringify({ errors: [{ message, extensions: { code } }] });
-  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(body) });
+/** graphqlBodyErrors' answer, on a plain node:http response. */
+function refuse(res: ServerResponse, refusal: Refusal): void {
+  const body = JSON.stringify(refusalBody(refusal));
+  res.writeHead(refusal.status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(body) });
   res.end(body);
 }
 
@@ -174,12 +184,12 @@ export function graphqlHttpHandler<TContext extends BaseContextShape>(
 ): (req: IncomingMessage, res: ServerResponse) => boolean {
   const serve = async (req: IncomingMessage, res: ServerResponse, search: string): Promise<void> => {
     const raw = await readBody(req, MAX_BODY_BYTES);
-    if (!raw) return refuse(res, 413, `The request body is larger than ${MAX_BODY_BYTES} bytes.`, ErrorCode.PAYLOAD_TOO_LARGE);
+    if (!raw) return refuse(res, REFUSALS.tooLarge);
     let body: unknown;
     try {
       body = JSON.parse(raw.toString('utf8'));
     } catch {
-      return refuse(res, 400, 'The request body is not valid JSON.', 'BAD_REQUEST');
+      return refuse(res, REFUSALS.notJson);
     }
     const headers = new HeaderMap();
     for (const [key, value] of Object.entries(req.headers)) if (value !== undefined) headers.set(key, Array.isArray(value) ? value.join(', ') : value);
@@ -204,7 +214,7 @@ export function graphqlHttpHandler<TContext extends BaseContextShape>(
     runForRequest(requestId, () =>
       serve(req, res, queryAt < 0 ? '' : url.slice(queryAt)).catch((error: unknown) => {
         logger.error({ err: error }, 'unhandled HTTP error');
-        if (!res.headersSent) refuse(res, 500, 'Internal server error', ErrorCode.INTERNAL_SERVER_ERROR);
+        if (!res.headersSent) refuse(res, REFUSALS.internal);
         else res.destroy();
       }),
     );

@@ -37,12 +37,11 @@ export function createPrisma(
   return withPool(client, pool, named);
 }
 
-const pools = new WeakMap<object, pg.Pool>();
-const unnamed = new WeakSet<object>();
+/** What createPrisma made each client with: its pool, and whether statements may be named. */
+const made = new WeakMap<object, { pool: pg.Pool; named: boolean }>();
 
 function withPool<T extends object>(client: T, pool: pg.Pool, named: boolean): T {
-  pools.set(client, pool);
-  if (!named) unnamed.add(client);
+  made.set(client, { pool, named });
   return client;
 }
 
@@ -51,7 +50,7 @@ function withPool<T extends object>(client: T, pool: pg.Pool, named: boolean): T
  * undefined (unnamed) when it was made with `namedStatements: false` (DATABASE_NAMED_STATEMENTS=false).
  */
 export function statementName(prisma: object, name: string): string | undefined {
-  return unnamed.has(prisma) ? undefined : name;
+  return made.get(prisma)?.named === false ? undefined : name;
 }
 
 /**
@@ -60,7 +59,7 @@ export function statementName(prisma: object, name: string): string | undefined 
  * transaction costs about 4x the CPU of the same statements on a pooled client (docs/benchmarks.md).
  */
 export function poolOf(prisma: object): pg.Pool {
-  const pool = pools.get(prisma);
+  const pool = made.get(prisma)?.pool;
   if (!pool) throw new Error('poolOf: this PrismaClient was not made by createPrisma');
   return pool;
 }

@@ -55,11 +55,6 @@ export class SubgraphClient {
     this.path = `${target.pathname}${target.search}`;
   }
 
-  /** Closes the pool's connections (a process that ends need not). */
-  close(): Promise<void> {
-    return this.pool.close();
-  }
-
   /** The whole answer, errors included; throws SubgraphUnavailable when there is no GraphQL answer. */
   async request<T, V>(operation: SubgraphOperation<T, V>, variables: V): Promise<SubgraphAnswer<T>> {
     const { name, serviceToken, timeoutMs = 10_000 } = this.options;

@@ -147,9 +147,11 @@ interface Measurement {
   cpu?: string;
 }
 
+const measurementName = (m: Measurement) => `${m.target} at ${m.connections} connection${m.connections > 1 ? 's' : ''}`;
+
 async function measure(target: string, url: string, headers: Record<string, string>, bodies: string[], connections: number, duration: number, services: Service[] = []): Promise<Measurement> {
   let next = 0;
-  const cpuBefore = cpuSnapshot(services);
+  const cpuBefore = services.length ? cpuSnapshot(services) : undefined;
   const latencies: number[] = [];
   const instance = autocannon({
     url,
@@ -163,7 +165,7 @@ async function measure(target: string, url: string, headers: Record<string, stri
   });
   instance.on('response', (_client, _status, _bytes, responseTime) => latencies.push(responseTime));
   const result = await instance;
-  const cpu = services.length ? cpuPerUnit(cpuBefore, cpuSnapshot(services), latencies.length) : undefined;
+  const cpu = cpuBefore && cpuPerUnit(cpuBefore, cpuSnapshot(services), latencies.length);
   latencies.sort((a, b) => a - b);
   return {
     target,
@@ -257,7 +259,7 @@ async function main(): Promise<void> {
       for (const connections of [1, CONNECTIONS]) measurements.push(await measure(target, url, headers, bodies, connections, DURATION, services));
     }
     console.log(`\n${table(measurements)}\n`);
-    for (const m of measurements) say(`CPU per search, ${m.target} at ${m.connections} connection${m.connections > 1 ? 's' : ''}, ms: ${m.cpu}`);
+    for (const m of measurements) say(`CPU per search, ${measurementName(m)}, ms: ${m.cpu}`);
     const verdicts = measurements
       .filter((m) => m.target === 'subgraph')
       .map((m) => `${m.connections} connection${m.connections > 1 ? 's' : ''}: ${m.p95 < TARGET_P95_MS ? 'met' : 'MISSED'} (p95 ${ms(m.p95)})`);
@@ -285,7 +287,7 @@ async function main(): Promise<void> {
         '',
         'CPU per search of each process (ms, from /proc over each measurement; PostgreSQL is the sum of its processes and of the backends that ended meanwhile):',
         '',
-        ...measurements.map((m) => `- ${m.target} at ${m.connections} connection${m.connections > 1 ? 's' : ''}: ${m.cpu}`),
+        ...measurements.map((m) => `- ${measurementName(m)}: ${m.cpu}`),
       ].join('\n');
       writeSection('catalog', section);
       say(`wrote docs/benchmarks.md`);

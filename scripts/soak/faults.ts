@@ -13,7 +13,8 @@ import type { Traffic } from './client';
 import { STOCK_UPDATED, type Product } from './load';
 import { bindChat, newPhone, type Person } from './people';
 import type { SoakRedis } from './redis-server';
-import { applicationName, type ProcessName, type Shop, type SubgraphName } from './shop';
+import type { ProcessName, SubgraphName } from '../lib/processes';
+import { applicationName, type Shop } from './shop';
 
 export type Fault =
   | { kind: 'kill'; target: ProcessName }

@@ -7,18 +7,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { freePort, serviceEnv, startService, stopService, type Service } from '../bench/harness';
 
-export const SUBGRAPHS = ['auth', 'catalog', 'inventory', 'order', 'notification'] as const;
-export type SubgraphName = (typeof SUBGRAPHS)[number];
-export type ProcessName = SubgraphName | 'gateway';
-
-const ENTRIES: Record<ProcessName, string> = {
-  auth: 'subgraphs/auth/src/main.ts',
-  catalog: 'subgraphs/catalog/src/main.ts',
-  inventory: 'subgraphs/inventory/src/main.ts',
-  order: 'subgraphs/order/src/main.ts',
-  notification: 'subgraphs/notification/src/main.ts',
-  gateway: 'gateway/src/main.ts',
-};
+import { ENTRIES, SUBGRAPHS, type ProcessName, type SubgraphName } from '../lib/processes';
 
 export interface ShopOptions {
   databaseUrl: string;

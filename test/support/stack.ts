@@ -18,6 +18,7 @@ import { loadGatewayConfig } from '../../gateway/src/config';
 import type { RunningServer } from '../../kernel/src/server';
 import { JwtService } from '../../kernel/src/jwt';
 import { graphql, type GraphQLResponse, type Operation, type RequestOptions } from './graphql';
+import { ENTRIES, SUBGRAPHS, type SubgraphName } from '../../scripts/lib/processes';
 import { FakeTelegram } from './fake-telegram';
 
 export const TEST_JWT_SECRET = 'test-secret-that-is-long-enough-for-hs256-0123456789';
@@ -44,7 +45,7 @@ export function testEnv(overrides: Record<string, string | undefined> = {}): Nod
   };
 }
 
-export type SubgraphName = 'auth' | 'catalog' | 'inventory' | 'order' | 'notification';
+export type { SubgraphName };
 
 export interface Stack {
   env: NodeJS.ProcessEnv;
@@ -76,8 +77,6 @@ export async function freePort(): Promise<number> {
   await new Promise((resolve) => server.close(resolve));
   return port;
 }
-
-const SUBGRAPHS: SubgraphName[] = ['auth', 'catalog', 'inventory', 'order', 'notification'];
 
 const isAddressInUse = (error: unknown) => (error as NodeJS.ErrnoException | undefined)?.code === 'EADDRINUSE';
 
@@ -201,14 +200,6 @@ export function useStack(
 export type ProcessStack = Omit<Stack, 'servers' | 'metricsUrls'>;
 
 const ROOT = path.resolve(__dirname, '../..');
-const ENTRIES: Record<SubgraphName | 'gateway', string> = {
-  auth: 'subgraphs/auth/src/main.ts',
-  catalog: 'subgraphs/catalog/src/main.ts',
-  inventory: 'subgraphs/inventory/src/main.ts',
-  order: 'subgraphs/order/src/main.ts',
-  notification: 'subgraphs/notification/src/main.ts',
-  gateway: 'gateway/src/main.ts',
-};
 /** How long a cold start (tsx compiling, Prisma, Redis) may take on a busy machine. */
 const PROCESS_START_TIMEOUT_MS = 60_000;
 

@@ -5,16 +5,13 @@ import { AdminUserIdsDocument, BindTelegramDocument, type BindTelegramMutation }
 export type BoundUser = BindTelegramMutation['bindTelegram'];
 
 /** How long the list of admins is reused: every new order and every low StockChanged asks for it. */
-export const ADMIN_IDS_TTL_MS = 5_000;
+const ADMIN_IDS_TTL_MS = 5_000;
 
 /** What this service asks of the auth subgraph. */
 export class AuthUsers {
   private admins: { ids: Promise<string[]>; until: number } | undefined;
 
-  constructor(
-    private readonly client: SubgraphClient,
-    private readonly adminIdsTtlMs = ADMIN_IDS_TTL_MS,
-  ) {}
+  constructor(private readonly client: SubgraphClient) {}
 
   /** Binds the chat to the shared contact's phone (the auth service normalizes and validates it). */
   async bindTelegram(contact: { phone: string; chatId: bigint; telegramUserId: bigint }): Promise<BoundUser> {
@@ -27,14 +24,14 @@ export class AuthUsers {
   }
 
   /**
-   * The admins' user ids, asked of auth at most once per `adminIdsTtlMs` (callers at the same moment share
+   * The admins' user ids, asked of auth at most once per ADMIN_IDS_TTL_MS (callers at the same moment share
    * one request; a failure is not kept): a new admin hears of orders and low stock within that time.
    */
   adminUserIds(): Promise<string[]> {
     const now = Date.now();
     if (this.admins && this.admins.until > now) return this.admins.ids;
     const ids = this.client.data(AdminUserIdsDocument, {}).then((data) => data.adminUserIds);
-    const held = { ids, until: now + this.adminIdsTtlMs };
+    const held = { ids, until: now + ADMIN_IDS_TTL_MS };
     this.admins = held;
     ids.catch(() => {
       if (this.admins === held) this.admins = undefined;
