@@ -190,7 +190,10 @@ export class SubscriptionServer {
       clearTimeout(cutOff);
     }
     await new Promise<void>((resolve) => (this.wsServer ? this.wsServer.close(() => resolve()) : resolve()));
-    this.pubsub.close();
+    // Not pubsub.close(): its QUITs are promises nobody waits for, which reject ("Connection is closed.")
+    // when the connection drops before Redis's OK arrives. Nothing is left to publish or receive.
+    this.pubsub.getPublisher().disconnect();
+    this.pubsub.getSubscriber().disconnect();
   }
 
   /** Ends the connection when the gateway stops; once it has begun stopping, at once. */

@@ -53,4 +53,16 @@ describe('gateway readiness', () => {
     expect(products.errors).toBeUndefined();
     expect(typeof products.data!.products.totalCount).toBe('number');
   });
+
+  it('stops without leaving a Redis command behind to fail later, even when Redis stopped answering', async () => {
+    // The QUITs of the subscriptions' connections used to be left in flight: with no answer, they failed
+    // once the connection dropped, as unhandled rejections in whatever ran next (here: this test).
+    const hanging = await startTcpProxy();
+    const other = await startGateway(loadGatewayConfig({ ...stack.env, GATEWAY_PORT: String(await freePort()), REDIS_URL: hanging.url }));
+    await eventually(() => readiness(other), (r) => r.status === 200);
+    hanging.hold();
+    await other.stop();
+    await hanging.close();
+    await new Promise((resolve) => setTimeout(resolve, 500));
+  });
 });

@@ -10,6 +10,8 @@ export interface TcpProxy {
   /** `redis://127.0.0.1:<port>` */
   url: string;
   block(): void;
+  /** Keeps every connection open but forwards nothing more either way, as a server that hangs (or a network that drops packets). */
+  hold(): void;
   /** Resolves once the port accepts connections again. */
   unblock(): Promise<void>;
   close(): Promise<void>;
@@ -20,6 +22,7 @@ const RELISTEN_TIMEOUT_MS = 10_000;
 
 export async function startTcpProxy(target: { host: string; port: number } = { host: '127.0.0.1', port: 6379 }): Promise<TcpProxy> {
   let blocked = false;
+  let held = false;
   const open = new Set<net.Socket>();
 
   const server = net.createServer((client) => {
@@ -39,8 +42,8 @@ export async function startTcpProxy(target: { host: string; port: number } = { h
     };
     client.on('error', drop).on('close', drop);
     upstream.on('error', drop).on('close', drop);
-    client.pipe(upstream);
-    upstream.pipe(client);
+    client.on('data', (chunk: Buffer) => held || upstream.write(chunk));
+    upstream.on('data', (chunk: Buffer) => held || client.write(chunk));
   });
 
   const listen = (port: number) =>
@@ -81,6 +84,9 @@ export async function startTcpProxy(target: { host: string; port: number } = { h
     port,
     url: `redis://127.0.0.1:${port}`,
     block,
+    hold() {
+      held = true;
+    },
     unblock() {
       blocked = false;
       unblocking = unblocking.catch(() => undefined).then(relisten);
