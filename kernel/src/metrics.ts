@@ -166,14 +166,15 @@ export class Metrics {
 }
 
 /**
- * `read` shared by the gauges of one scrape (their collectors run side by side): one query or
- * XINFO for several gauges. The reading is kept a moment after it settles, then read afresh.
+ * `read` shared by the gauges of one scrape (their collectors start in the same tick): one query or
+ * XINFO for several gauges. Only while it is in flight: a scrape right after another reads afresh
+ * (kept 100 ms longer, a scrape just after an order was placed could still show the count from before it).
  */
 export function oncePerScrape<T>(read: () => Promise<T>): () => Promise<T> {
   let reading: Promise<T> | undefined;
   return () =>
     (reading ??= read().finally(() => {
-      setTimeout(() => (reading = undefined), 100).unref();
+      reading = undefined;
     }));
 }
 
