@@ -25,7 +25,7 @@ import path from 'node:path';
 import pg from 'pg';
 import { Pool } from 'undici';
 import { parsePhoneNumberFromString } from 'libphonenumber-js/max';
-import { ROOT, cpuPerUnit, cpuSnapshot, freePort, percentile, pgConfig, postgresVersion, say, serviceEnv, startService, withBenchDatabase, writeSection } from './harness';
+import { CROWD_FROM_ONE_ADDRESS, ROOT, cpuPerUnit, cpuSnapshot, freePort, percentile, pgConfig, postgresVersion, say, serviceEnv, startService, withBenchDatabase, writeSection } from './harness';
 
 const DURATION = Number(process.env.BENCH_DURATION ?? 15);
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 8);
@@ -261,10 +261,7 @@ async function main(): Promise<void> {
       ...base,
       // Every loop may pick the same user at once: the cap of orders awaiting confirmation is not what this measures.
       ORDER_MAX_UNCONFIRMED_PER_USER: String(CONCURRENCY),
-      // Every user of the bench comes from one address (127.0.0.1), where a shop's come from many: at 3,000 a minute the
-      // address's mutation limit, not the shop, would cap a run above ~80 orders/s. Each user's own limit (600 a minute)
-      // still applies, and both limits still run their Redis scripts on every mutation.
-      MUTATION_RATE_PER_ADDRESS_PER_MINUTE: '1000000',
+      ...CROWD_FROM_ONE_ADDRESS,
     };
     const codes = new CodeLog();
     if (PROFILE.size) fs.mkdirSync(PROFILE_DIR, { recursive: true });
